@@ -1,0 +1,5 @@
+import sys
+
+from fullglow.cli import main
+
+sys.exit(main())

@@ -1,0 +1,1 @@
+"""Subcommands of `fullglow`; every module here is discovered and registered by `fullglow.cli`."""
