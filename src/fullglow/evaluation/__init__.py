@@ -1,0 +1,1 @@
+"""Evaluation: bits per dimension, segmentation scores, the segmenter, sampling rounds, tables."""
