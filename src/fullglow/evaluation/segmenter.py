@@ -1,0 +1,180 @@
+"""A PSPNet-style segmentation network (Zhao et al. 2017) that scores synthesized photos.
+
+The paper (section 5) runs a PSPNet trained on real Cityscapes photos on the synthesized ones and
+compares its prediction with the label the photo was synthesized from. Pretrained weights cannot be
+downloaded here, so this network is small enough to be trained from scratch on the training photos
+(`fullglow.evaluation.segmenter_training`); any other network can stand in through a TorchScript
+file (`fullglow.evaluation.segmenter_io.load_segmenter`).
+
+Architecture, for a photo `(B, 3, H, W)` in [0, 1]:
+    stem        conv3x3 stride 2 -> conv3x3, `width` channels                     (H/2, W/2)
+    stages      `num_stages - 1` residual stages, each halving the size and
+                doubling the channels                                          (H/s, W/s, C)
+    pyramid     for each bin b in `pool_bins`: adaptive average pool to b x b, conv1x1 to C/4,
+                upsample back to (H/s, W/s); concatenated with the features      (2C)
+    head        conv3x3 -> C, dropout, conv1x1 -> K logits, bilinear upsampling to (H, W)
+with `s = 2**num_stages` the output stride and `C = width * 2**(num_stages - 1)`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+from torch.utils.data import DataLoader, Dataset
+
+from fullglow.evaluation.metrics import NUM_CLASSES, SegmentationScores, confusion_matrix
+
+
+@dataclass(frozen=True)
+class SegmenterConfig:
+    """Shape of a `PSPNet` and the photo size it was trained at.
+
+    Attributes:
+        width: channels of the stem; every further stage doubles them.
+        num_stages: stride-2 stages including the stem; the output stride is `2**num_stages`.
+        blocks_per_stage: residual blocks per stage after the stem (the first one downsamples).
+        pool_bins: grid sizes of the pyramid pooling module.
+        num_classes: `K`, the classes predicted (19 Cityscapes train ids).
+        image_size: `(H, W)` of the training photos; the network runs at any size, but scores
+            are only meaningful near this one.
+        dropout: dropout rate before the classifier.
+    """
+
+    width: int = 24
+    num_stages: int = 3
+    blocks_per_stage: int = 1
+    pool_bins: tuple[int, ...] = (1, 2, 3, 6)
+    num_classes: int = NUM_CLASSES
+    image_size: tuple[int, int] = (64, 128)
+    dropout: float = 0.1
+
+    def __post_init__(self) -> None:
+        if self.width < 4 or self.num_stages < 1 or self.blocks_per_stage < 1:
+            raise ValueError(f"invalid segmenter shape {self}")
+        if not self.pool_bins or min(self.pool_bins) < 1:
+            raise ValueError(f"pool_bins must be positive grid sizes, got {self.pool_bins}")
+
+
+def _conv_bn_relu(in_channels: int, out_channels: int, stride: int = 1) -> nn.Sequential:
+    return nn.Sequential(
+        nn.Conv2d(in_channels, out_channels, 3, stride=stride, padding=1, bias=False),
+        nn.BatchNorm2d(out_channels),
+        nn.ReLU(inplace=True),
+    )
+
+
+class ResidualBlock(nn.Module):
+    """Two 3x3 convolutions with a (projected, when the shape changes) shortcut, as in ResNet-18."""
+
+    def __init__(self, in_channels: int, out_channels: int, stride: int = 1) -> None:
+        super().__init__()
+        self.body = nn.Sequential(
+            _conv_bn_relu(in_channels, out_channels, stride),
+            nn.Conv2d(out_channels, out_channels, 3, padding=1, bias=False),
+            nn.BatchNorm2d(out_channels),
+        )
+        self.shortcut: nn.Module = nn.Identity()
+        if stride != 1 or in_channels != out_channels:
+            self.shortcut = nn.Sequential(
+                nn.Conv2d(in_channels, out_channels, 1, stride=stride, bias=False),
+                nn.BatchNorm2d(out_channels),
+            )
+
+    def forward(self, x: Tensor) -> Tensor:
+        return F.relu(self.body(x) + self.shortcut(x))
+
+
+class PyramidPooling(nn.Module):
+    """PSPNet's pyramid pooling: `(B, C, h, w) -> (B, C + len(bins) * C/4, h, w)`.
+
+    Each branch averages the features over a `b x b` grid, projects them to `C/4` channels and
+    spreads them back bilinearly, so every position sees the whole scene at several scales. The
+    branches have no batch norm, so a 1x1 pooled map also trains at batch size 1.
+    """
+
+    def __init__(self, channels: int, bins: tuple[int, ...]) -> None:
+        super().__init__()
+        self.branches = nn.ModuleList(
+            nn.Sequential(
+                nn.AdaptiveAvgPool2d(b),
+                nn.Conv2d(channels, channels // 4, 1),
+                nn.ReLU(inplace=True),
+            )
+            for b in bins
+        )
+        self.out_channels = channels + len(bins) * (channels // 4)
+
+    def forward(self, x: Tensor) -> Tensor:
+        size = (int(x.shape[-2]), int(x.shape[-1]))
+        pooled = [x]
+        for branch in self.branches:
+            pooled.append(F.interpolate(branch(x), size=size, mode="bilinear", align_corners=False))
+        return torch.cat(pooled, dim=1)
+
+
+class PSPNet(nn.Module):
+    """Photo `(B, 3, H, W)` in [0, 1] -> per-pixel class logits `(B, K, H, W)`; see the module."""
+
+    def __init__(self, config: SegmenterConfig) -> None:
+        super().__init__()
+        self.config = config
+        width = config.width
+        layers: list[nn.Module] = [_conv_bn_relu(3, width, stride=2), _conv_bn_relu(width, width)]
+        for _ in range(config.num_stages - 1):
+            layers.append(ResidualBlock(width, 2 * width, stride=2))
+            width *= 2
+            layers.extend(ResidualBlock(width, width) for _ in range(config.blocks_per_stage - 1))
+        self.backbone = nn.Sequential(*layers)
+        self.pyramid = PyramidPooling(width, config.pool_bins)
+        self.head = nn.Sequential(
+            _conv_bn_relu(self.pyramid.out_channels, width),
+            nn.Dropout2d(config.dropout),
+            nn.Conv2d(width, config.num_classes, 1),
+        )
+
+    def forward(self, photo: Tensor) -> Tensor:
+        size = (int(photo.shape[-2]), int(photo.shape[-1]))
+        logits = self.head(self.pyramid(self.backbone(photo * 2.0 - 1.0)))
+        return F.interpolate(logits, size=size, mode="bilinear", align_corners=False)
+
+
+def _model_device(model: nn.Module, fallback: torch.device) -> torch.device:
+    for tensor in model.parameters():
+        return tensor.device
+    for tensor in model.buffers():
+        return tensor.device
+    return fallback
+
+
+@torch.no_grad()
+def predict(model: nn.Module, photos: Tensor, batch_size: int = 16) -> Tensor:
+    """Train ids `(N, H, W)` int64 of photos `(N, 3, H, W)` in [0, 1], `batch_size` at a time.
+
+    Batches run on the model's device (its first parameter's); the result is on `photos`' device.
+    The model is switched to evaluation mode.
+    """
+    model.eval()
+    device = _model_device(model, photos.device)
+    chunks = [
+        model(chunk.to(device)).argmax(dim=1).to(photos.device)
+        for chunk in photos.split(batch_size)
+    ]
+    return torch.cat(chunks)
+
+
+def evaluate_segmenter(
+    model: nn.Module, dataset: Dataset, batch_size: int = 16, num_classes: int = NUM_CLASSES
+) -> SegmentationScores:
+    """Scores of `model` on the real photos of a dataset of `fullglow.data.Sample`s.
+
+    This is the ceiling that synthesized photos are compared with (the paper's "Ground-truth" row).
+    """
+    conf = torch.zeros(num_classes, num_classes, dtype=torch.int64)
+    for batch in DataLoader(dataset, batch_size=batch_size):
+        conf += confusion_matrix(
+            predict(model, batch.photo, batch_size), batch.train_ids, num_classes
+        )
+    return SegmentationScores.from_confusion(conf)
