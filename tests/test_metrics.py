@@ -27,6 +27,7 @@ def test_scores_hand_computed():
     assert scores.per_class_iou.tolist() == pytest.approx([1 / 2, 1 / 3, 1 / 2])
     assert scores.per_class_accuracy.tolist() == pytest.approx([1 / 2, 1 / 2, 1])
     assert scores.mean_iou == pytest.approx(4 / 9)
+    assert scores.summary() == "pixel acc 60.00%, class acc 66.67%, mIoU 44.44%"
 
 
 def test_absent_classes_are_left_out_of_the_means():

@@ -25,6 +25,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.utils.data import DataLoader, Dataset
 
+from fullglow.errors import UserInputError
 from fullglow.evaluation.metrics import NUM_CLASSES, SegmentationScores, confusion_matrix
 
 
@@ -53,9 +54,9 @@ class SegmenterConfig:
 
     def __post_init__(self) -> None:
         if self.width < 4 or self.num_stages < 1 or self.blocks_per_stage < 1:
-            raise ValueError(f"invalid segmenter shape {self}")
+            raise UserInputError(f"invalid segmenter shape {self}")
         if not self.pool_bins or min(self.pool_bins) < 1:
-            raise ValueError(f"pool_bins must be positive grid sizes, got {self.pool_bins}")
+            raise UserInputError(f"pool_bins must be positive grid sizes, got {self.pool_bins}")
 
 
 def _conv_bn_relu(in_channels: int, out_channels: int, stride: int = 1) -> nn.Sequential:
