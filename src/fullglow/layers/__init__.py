@@ -1,0 +1,35 @@
+"""Invertible building blocks of Glow.
+
+Every layer is one `nn.Module` with the same contract (FrEIA-style, written down once here):
+
+    y, logdet = layer(x, ...)        # logdet: (B,), log|det dy/dx| per sample
+    x, logdet = layer.inverse(y, ...)   # exact inverse; its logdet is the negative of forward's
+
+No layer knows its neighbours; containers sum log-dets and reverse the order for the inverse.
+"""
+
+from fullglow.layers.actnorm import ActNorm
+from fullglow.layers.coupling import AffineCoupling, CouplingNetwork
+from fullglow.layers.flow_step import FlowStep, StepTrace
+from fullglow.layers.invconv import InvConv1x1
+from fullglow.layers.nets import ZeroConv2d
+from fullglow.layers.priors import GaussianSplit, TopPrior
+from fullglow.layers.reversible import ChainStep, run_chain
+from fullglow.layers.squeeze import Squeeze, squeeze, unsqueeze
+
+__all__ = [
+    "ActNorm",
+    "AffineCoupling",
+    "ChainStep",
+    "CouplingNetwork",
+    "FlowStep",
+    "GaussianSplit",
+    "InvConv1x1",
+    "Squeeze",
+    "StepTrace",
+    "TopPrior",
+    "ZeroConv2d",
+    "run_chain",
+    "squeeze",
+    "unsqueeze",
+]

@@ -1,0 +1,72 @@
+"""Affine coupling (RealNVP / Glow) with optional conditioning features."""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor, nn
+from torch.nn import functional as F
+
+from fullglow.layers.nets import ZeroConv2d
+
+
+class CouplingNetwork(nn.Module):
+    """`conv3x3(-> hidden) ReLU, conv1x1(hidden -> hidden) ReLU, ZeroConv3x3(hidden -> out)`."""
+
+    def __init__(self, in_channels: int, out_channels: int, hidden_channels: int) -> None:
+        super().__init__()
+        self.net = nn.Sequential(
+            nn.Conv2d(in_channels, hidden_channels, 3, padding=1),
+            nn.ReLU(),
+            nn.Conv2d(hidden_channels, hidden_channels, 1),
+            nn.ReLU(),
+            ZeroConv2d(hidden_channels, out_channels),
+        )
+        for conv in (self.net[0], self.net[2]):
+            nn.init.normal_(conv.weight, std=0.05)
+            nn.init.zeros_(conv.bias)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.net(x)
+
+
+class AffineCoupling(nn.Module):
+    """Affine coupling: `(x1, x2) = split(x)`, `(o1, o2) = NN(cat(x1, features))`,
+    `s = sigmoid(o1 + 2)`, `y2 = (x2 + o2) * s`, `y = cat(x1, y2)`, `logdet = sum log s`.
+
+    `features` (optional, `(B, feature_channels, H, W)`) carry conditioning information into the
+    network (Full-Glow's conditional coupling, C-Glow). The zero-initialised last layer makes
+    `s = sigmoid(2)` and `t = 0` at the start, close to the identity.
+    Shapes: `(B, C, H, W) -> (B, C, H, W)`, `C` even.
+    """
+
+    def __init__(self, channels: int, hidden_channels: int, feature_channels: int = 0) -> None:
+        super().__init__()
+        if channels % 2:
+            raise ValueError(f"coupling needs an even number of channels, got {channels}")
+        self.half = channels // 2
+        self.feature_channels = feature_channels
+        self.net = CouplingNetwork(self.half + feature_channels, channels, hidden_channels)
+
+    def _scale_shift(self, x1: Tensor, features: Tensor | None) -> tuple[Tensor, Tensor]:
+        if (features is None) != (self.feature_channels == 0):
+            raise ValueError(
+                f"coupling expects {self.feature_channels} feature channels, got "
+                f"{'none' if features is None else features.shape[1]}"
+            )
+        h = x1 if features is None else torch.cat([x1, features], dim=1)
+        o1, o2 = self.net(h).chunk(2, dim=1)
+        return o1 + 2.0, o2
+
+    def forward(self, x: Tensor, features: Tensor | None = None) -> tuple[Tensor, Tensor]:
+        x1, x2 = x[:, : self.half], x[:, self.half :]
+        logit, shift = self._scale_shift(x1, features)
+        y2 = (x2 + shift) * torch.sigmoid(logit)
+        logdet = F.logsigmoid(logit).flatten(1).sum(dim=1)
+        return torch.cat([x1, y2], dim=1), logdet
+
+    def inverse(self, y: Tensor, features: Tensor | None = None) -> tuple[Tensor, Tensor]:
+        y1, y2 = y[:, : self.half], y[:, self.half :]
+        logit, shift = self._scale_shift(y1, features)
+        x2 = y2 * torch.exp(-F.logsigmoid(logit)) - shift
+        logdet = F.logsigmoid(logit).flatten(1).sum(dim=1)
+        return torch.cat([y1, x2], dim=1), -logdet

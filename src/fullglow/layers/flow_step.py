@@ -1,0 +1,51 @@
+"""One Glow flow step: actnorm -> invertible 1x1 convolution -> affine coupling."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from torch import Tensor, nn
+
+from fullglow.layers.actnorm import ActNorm
+from fullglow.layers.coupling import AffineCoupling
+from fullglow.layers.invconv import InvConv1x1
+
+
+@dataclass(frozen=True)
+class StepTrace:
+    """The outputs of the three operations of one flow step, each `(B, C, H, W)`.
+
+    Full-Glow's target step `(l, k)` is conditioned on the trace of source step `(l, k)`; C-Glow
+    fills all three with the resized condition image.
+    """
+
+    actnorm: Tensor
+    invconv: Tensor
+    coupling: Tensor
+
+
+class FlowStep(nn.Module):
+    """`y = coupling(invconv(actnorm(x)))`; log-dets add. Shapes: `(B, C, H, W)` both ways."""
+
+    def __init__(self, channels: int, hidden_channels: int) -> None:
+        super().__init__()
+        self.actnorm = ActNorm(channels)
+        self.invconv = InvConv1x1(channels)
+        self.coupling = AffineCoupling(channels, hidden_channels)
+
+    def forward_traced(self, x: Tensor) -> tuple[Tensor, Tensor, StepTrace]:
+        """Forward pass that also returns the intermediate outputs for a conditional twin."""
+        a, logdet_a = self.actnorm(x)
+        w, logdet_w = self.invconv(a)
+        y, logdet_c = self.coupling(w)
+        return y, logdet_a + logdet_w + logdet_c, StepTrace(a, w, y)
+
+    def forward(self, x: Tensor) -> tuple[Tensor, Tensor]:
+        y, logdet, _ = self.forward_traced(x)
+        return y, logdet
+
+    def inverse(self, y: Tensor) -> tuple[Tensor, Tensor]:
+        w, logdet_c = self.coupling.inverse(y)
+        a, logdet_w = self.invconv.inverse(w)
+        x, logdet_a = self.actnorm.inverse(a)
+        return x, logdet_a + logdet_w + logdet_c

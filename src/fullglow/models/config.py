@@ -1,0 +1,116 @@
+"""Configuration dataclasses of the flow models, their validation and (de)serialisation."""
+
+from __future__ import annotations
+
+import dataclasses
+import typing
+from dataclasses import dataclass, field
+from typing import Any
+
+from fullglow.conditional.networks import ConditioningConfig
+
+
+def _as_tuple(value: int | tuple[int, ...] | list[int], n_blocks: int) -> tuple[int, ...]:
+    if isinstance(value, int):
+        return (value,) * n_blocks
+    return tuple(int(v) for v in value)
+
+
+def validate_flow_geometry(
+    image_size: tuple[int, int], n_blocks: int, n_flows: tuple[int, ...]
+) -> None:
+    """Raise `ValueError` unless both sides divide by `2**n_blocks` and `n_flows` has one entry a block."""
+    if n_blocks < 1:
+        raise ValueError(f"n_blocks must be at least 1, got {n_blocks}")
+    factor = 2**n_blocks
+    height, width = image_size
+    if height % factor or width % factor or height <= 0 or width <= 0:
+        raise ValueError(
+            f"image size {height}x{width} must have both sides divisible by 2**n_blocks = "
+            f"{factor} (n_blocks = {n_blocks})"
+        )
+    if len(n_flows) != n_blocks or min(n_flows) < 1:
+        raise ValueError(
+            f"n_flows must be a positive int or one positive int per block ({n_blocks}), got "
+            f"{list(n_flows)}"
+        )
+
+
+@dataclass(frozen=True)
+class GlowConfig:
+    """Unconditional multi-scale Glow (Kingma & Dhariwal 2018).
+
+    `n_flows` is the number of flow steps per block (an int, or one int per block).
+    """
+
+    image_size: tuple[int, int] = (64, 64)
+    in_channels: int = 3
+    n_blocks: int = 3
+    n_flows: tuple[int, ...] | int = 8
+    hidden_channels: int = 512
+    n_bits: int = 8
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "image_size", tuple(int(s) for s in self.image_size))
+        object.__setattr__(self, "n_flows", _as_tuple(self.n_flows, self.n_blocks))
+        validate_flow_geometry(self.image_size, self.n_blocks, self.n_flows)
+
+
+@dataclass(frozen=True)
+class FullGlowConfig:
+    """Full-Glow (paper section 4): a source Glow over the condition and a fully conditional target Glow.
+
+    `cond_channels`: channels of the source image `x_a` (the colour label image: 3);
+    `side_channels`: extra side-information channels (an instance-boundary map: 1) concatenated
+    to every conditioning network's input; `source_weight`: the lambda of eq. 11.
+    """
+
+    image_size: tuple[int, int] = (256, 256)
+    in_channels: int = 3
+    cond_channels: int = 3
+    n_blocks: int = 4
+    n_flows: tuple[int, ...] | int = 16
+    hidden_channels: int = 512
+    side_channels: int = 0
+    source_weight: float = 1e-4
+    n_bits: int = 8
+    conditioning: ConditioningConfig = field(default_factory=ConditioningConfig)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "image_size", tuple(int(s) for s in self.image_size))
+        object.__setattr__(self, "n_flows", _as_tuple(self.n_flows, self.n_blocks))
+        validate_flow_geometry(self.image_size, self.n_blocks, self.n_flows)
+
+    def source_config(self) -> GlowConfig:
+        return GlowConfig(
+            image_size=self.image_size,
+            in_channels=self.cond_channels,
+            n_blocks=self.n_blocks,
+            n_flows=self.n_flows,
+            hidden_channels=self.hidden_channels,
+            n_bits=self.n_bits,
+        )
+
+
+def config_to_dict(config: Any) -> dict[str, Any]:
+    """A JSON-ready dict of a (nested) config dataclass."""
+    return dataclasses.asdict(config)
+
+
+def config_from_dict(cls: type, values: dict[str, Any]) -> Any:
+    """Rebuild a (nested) config dataclass from `config_to_dict`'s output; lists become tuples."""
+    hints = typing.get_type_hints(cls)
+    known = {f.name for f in dataclasses.fields(cls)}
+    unknown = set(values) - known
+    if unknown:
+        raise ValueError(f"unknown {cls.__name__} fields: {sorted(unknown)}")
+    kwargs: dict[str, Any] = {}
+    for name, value in values.items():
+        kind = hints[name]
+        if dataclasses.is_dataclass(kind) and isinstance(value, dict):
+            kwargs[name] = config_from_dict(kind, value)
+        elif isinstance(value, list):
+            kwargs[name] = tuple(value)
+        else:
+            kwargs[name] = value
+    return cls(**kwargs)

@@ -1,0 +1,95 @@
+"""Registry of models and their presets: `build_model(name, preset=..., **options)`."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Any
+
+from torch import nn
+
+from fullglow.models.config import FullGlowConfig, GlowConfig, config_from_dict
+from fullglow.models.full_glow import FullGlow
+from fullglow.models.glow import Glow
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """How to build one model: its class, config class, named presets and default preset."""
+
+    model_class: type[nn.Module]
+    config_class: type
+    presets: dict[str, Any]
+    default_preset: str = "paper-256"
+
+
+GLOW_PRESETS = {
+    "paper-256": GlowConfig(image_size=(256, 256), n_blocks=4, n_flows=16, hidden_channels=512),
+    "demo": GlowConfig(image_size=(32, 64), n_blocks=3, n_flows=4, hidden_channels=64),
+    "tiny": GlowConfig(image_size=(16, 16), n_blocks=2, n_flows=2, hidden_channels=16),
+}
+
+FULLGLOW_PRESETS = {
+    "paper-256": FullGlowConfig(
+        image_size=(256, 256), n_blocks=4, n_flows=16, hidden_channels=512, source_weight=1e-4
+    ),
+    "paper-512x1024": FullGlowConfig(
+        image_size=(512, 1024), n_blocks=4, n_flows=8, hidden_channels=512, source_weight=1e-4
+    ),
+    "demo": FullGlowConfig(image_size=(32, 64), n_blocks=3, n_flows=4, hidden_channels=64),
+    "tiny": FullGlowConfig(image_size=(16, 16), n_blocks=2, n_flows=2, hidden_channels=16),
+}
+
+MODELS: dict[str, ModelSpec] = {
+    "glow": ModelSpec(Glow, GlowConfig, GLOW_PRESETS),
+    "fullglow": ModelSpec(FullGlow, FullGlowConfig, FULLGLOW_PRESETS),
+}
+
+
+def model_names() -> list[str]:
+    return sorted(MODELS)
+
+
+def _spec(name: str) -> ModelSpec:
+    if name not in MODELS:
+        raise ValueError(f"unknown model {name!r}; choose one of {model_names()}")
+    return MODELS[name]
+
+
+def preset_names(name: str) -> list[str]:
+    return sorted(_spec(name).presets)
+
+
+def _all_option_names() -> set[str]:
+    return {f.name for spec in MODELS.values() for f in dataclasses.fields(spec.config_class)}
+
+
+def build_config(name: str, preset: str | None = None, **options: Any) -> Any:
+    """The model's preset config with `options` replaced.
+
+    Options that another model knows but this one does not (e.g. `n_flows` for pix2pix) are ignored,
+    so that one set of options can build every model; unknown names raise `ValueError`.
+    """
+    spec = _spec(name)
+    preset = preset or spec.default_preset
+    if preset not in spec.presets:
+        raise ValueError(
+            f"model {name!r} has no preset {preset!r}; choose one of {preset_names(name)}"
+        )
+    unknown = set(options) - _all_option_names()
+    if unknown:
+        raise ValueError(f"unknown model options {sorted(unknown)}")
+    own = {f.name for f in dataclasses.fields(spec.config_class)}
+    base = dataclasses.asdict(spec.presets[preset])
+    base.update({k: v for k, v in options.items() if k in own and v is not None})
+    return config_from_dict(spec.config_class, base)
+
+
+def build_model(name: str, preset: str | None = None, **options: Any) -> nn.Module:
+    """Build a model by its registry name (e.g. `"fullglow"`) from a preset plus options."""
+    return _spec(name).model_class(build_config(name, preset, **options))
+
+
+def model_from_config(name: str, config: dict[str, Any]) -> nn.Module:
+    spec = _spec(name)
+    return spec.model_class(config_from_dict(spec.config_class, config))
