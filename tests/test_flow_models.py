@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 import torch
-from flow_checks import jacobian_logdet, params_without_grad, perturb
 from torch import Tensor
 
+from flow_checks import jacobian_logdet, params_without_grad, perturb
 from fullglow import FullGlow, FullGlowConfig, Glow, GlowConfig, build_model
 from fullglow.likelihood import standard_normal_log_prob
 

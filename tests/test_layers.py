@@ -7,9 +7,9 @@ from dataclasses import dataclass
 
 import pytest
 import torch
-from flow_checks import jacobian_logdet, params_without_grad, perturb
 from torch import Tensor, nn
 
+from flow_checks import jacobian_logdet, params_without_grad, perturb
 from fullglow.conditional import (
     ConditionalActNorm,
     ConditionalCoupling,
@@ -28,7 +28,9 @@ from fullglow.layers import (
     TopPrior,
 )
 
-CN = ConditioningConfig(mlp_conv_channels=(4, 3, 2), mlp_hidden_features=(8, 6), coupling_channels=6)
+CN = ConditioningConfig(
+    mlp_conv_channels=(4, 3, 2), mlp_hidden_features=(8, 6), coupling_channels=6
+)
 
 
 @dataclass
@@ -66,7 +68,9 @@ def _cases() -> dict[str, Callable[[], Case]]:
         "top_prior": lambda: Case(TopPrior(4), (4, 3, 3)),
         "top_prior_features": lambda: Case(TopPrior(4, 2), (4, 3, 3), _cond(2, (3, 3))),
         "flow_step": lambda: Case(FlowStep(4, 8), (4, 3, 3)),
-        "cond_actnorm": lambda: Case(ConditionalActNorm(4, 3, (3, 3), CN), (4, 3, 3), _cond(3, (3, 3))),
+        "cond_actnorm": lambda: Case(
+            ConditionalActNorm(4, 3, (3, 3), CN), (4, 3, 3), _cond(3, (3, 3))
+        ),
         "cond_actnorm_valid": lambda: Case(
             ConditionalActNorm(2, 3, (8, 8), CN), (2, 8, 8), _cond(3, (8, 8))
         ),
