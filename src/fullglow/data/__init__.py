@@ -1,0 +1,27 @@
+"""Datasets of (photo, colour label map, train ids, instance boundaries) samples.
+
+- `CityscapesDataset`: Cityscapes in its official layout, or what `synthesize_dataset` writes.
+- `PairedFolderDataset`: pix2pix-style paired images (aligned `A|B`, or folders `A/` and `B/`).
+- `synthesize_dataset`: the built-in procedural street-scene generator.
+
+All yield `Sample`s; `fullglow.data.labels` holds the official label table and its look-ups.
+"""
+
+from fullglow.data.cityscapes import CityscapesDataset, CityscapesRecord
+from fullglow.data.labels import IGNORE_INDEX, NUM_CLASSES
+from fullglow.data.paired import PairedFolderDataset, PairedRecord
+from fullglow.data.resizing import validate_image_size
+from fullglow.data.sample import Sample
+from fullglow.data.synthetic import synthesize_dataset
+
+__all__ = [
+    "IGNORE_INDEX",
+    "NUM_CLASSES",
+    "CityscapesDataset",
+    "CityscapesRecord",
+    "PairedFolderDataset",
+    "PairedRecord",
+    "Sample",
+    "synthesize_dataset",
+    "validate_image_size",
+]

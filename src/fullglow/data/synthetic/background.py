@@ -1,0 +1,326 @@
+"""The street itself, ray cast per pixel: ground, the two rows of facades, the far end, the sky.
+
+Every pixel's ray `(X, Y, Z) = (du Z, eye - dv Z, Z)`, with `du = (u - cx) / fx` and
+`dv = (v - horizon) / fy`, meets the ground `Y = 0` at `Z = eye / dv`, a side row `X = offset` at
+`Z = offset / du` and the far end at `Z = end_z`; the nearest hit within a segment's height wins.
+Textures are functions of the hit's world coordinates, so they recede in perspective.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from fullglow.data.synthetic.camera import Camera
+from fullglow.data.synthetic.canvas import Canvas, fractal_noise, smooth_noise
+from fullglow.data.synthetic.layout import (
+    BUILDING,
+    FENCE,
+    ROAD,
+    SIDEWALK,
+    SKY,
+    TERRAIN,
+    VEGETATION,
+    WALL,
+    Row,
+    Street,
+)
+from fullglow.data.synthetic.style import FACADE_PALETTE, Style, grey, pick
+
+_GROUND = 0  # surface index of the ground; the rows left, right and far end are 1, 2, 3
+
+
+def _fract(x: np.ndarray) -> np.ndarray:
+    return x - np.floor(x)
+
+
+def _segment_heights(row: Row, t: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Segment index and top height (with ragged hedge tops) at positions `t` along `row`."""
+    index = np.minimum(np.searchsorted(row.ends(), t, side="right"), len(row.segments) - 1)
+    height = np.array([s.height for s in row.segments])[index]
+    is_hedge = np.array([s.label == VEGETATION for s in row.segments])[index]
+    ragged = 0.35 * np.sin(t * 2.1 + row.phases[0]) + 0.25 * np.sin(t * 5.3 + row.phases[1])
+    return index, height + np.where(is_hedge, ragged, 0.0)
+
+
+def _row_hits(
+    row: Row, t: np.ndarray, depth: np.ndarray, y: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Depth `(H, W)` of the hits on `row` (inf where missed) and the segment index per column.
+
+    `t` `(W,)` is the position along the row, `depth` the hit depth (`(W,)` for side rows,
+    scalar for the far end) and `y` `(H, W)` the ray's height there."""
+    index, height = _segment_heights(row, np.where(np.isfinite(t), t, 0.0))
+    hit = (y >= 0.0) & (y <= height[None, :]) & np.isfinite(depth)
+    return np.where(hit, np.broadcast_to(depth, y.shape), np.inf), index
+
+
+class _Facades:
+    """Per-segment appearance of one row, drawn from the style stream."""
+
+    def __init__(self, row: Row, rng: np.random.Generator, light: float) -> None:
+        n = len(row.segments)
+        self.row = row
+        self.light = light
+        self.colour = np.stack([pick(rng, FACADE_PALETTE, 0.07) for _ in range(n)])
+        self.wall_colour = np.stack([grey(rng, 0.45, 0.75, 0.05) for _ in range(n)])
+        self.floor = rng.uniform(2.8, 3.8, n)
+        self.spacing = rng.uniform(1.8, 3.4, n)
+        self.window_width = rng.uniform(0.3, 0.65, n)
+        self.window_height = rng.uniform(0.35, 0.6, n)
+        self.shops = rng.random(n) < 0.5
+        self.slat = rng.uniform(0.08, 0.25, n)
+        self.top = np.array([s.height for s in row.segments])
+        self.label = np.array([s.label for s in row.segments], dtype=np.uint8)
+        self.start = np.array([s.start for s in row.segments])
+
+    def shade(
+        self,
+        rng: np.random.Generator,
+        style: Style,
+        index: np.ndarray,
+        t: np.ndarray,
+        y: np.ndarray,
+    ) -> np.ndarray:
+        """Colours `(N, 3)` of facade points at segment `index`, position `t`, height `y`."""
+        s = t - self.start[index]
+        label = self.label[index]
+        colour = np.empty((s.size, 3), dtype=np.float32)
+        for kind, paint in (
+            (BUILDING, self._building),
+            (VEGETATION, self._hedge),
+            (WALL, self._wall),
+            (FENCE, self._fence),
+        ):
+            part = label == kind
+            if part.any():
+                colour[part] = paint(rng, style, index[part], s[part], y[part])
+        return colour * self.light
+
+    def _building(
+        self,
+        rng: np.random.Generator,
+        style: Style,
+        index: np.ndarray,
+        s: np.ndarray,
+        y: np.ndarray,
+    ) -> np.ndarray:
+        colour = self.colour[index] * (1.0 + 0.05 * _grain(rng, s.size))
+        # windows: a grid in the facade plane, one row per floor above the ground floor
+        level = y / self.floor[index]
+        floor, in_floor = np.floor(level), _fract(level)
+        bay = s / self.spacing[index]
+        across = np.abs(_fract(bay) - 0.5)
+        half_width = self.window_width[index] / 2
+        window = (floor >= 1) & (y < self.top[index] - 0.8) & (across < half_width)
+        window &= (in_floor > 0.3) & (in_floor < 0.3 + self.window_height[index])
+        shop = (
+            self.shops[index]
+            & (floor == 0)
+            & (in_floor > 0.12)
+            & (in_floor < 0.8)
+            & (across < 0.42)
+        )
+        sill = (floor >= 1) & (in_floor > 0.24) & (in_floor < 0.3) & (across < half_width + 0.05)
+        cornice = y > self.top[index] - 0.35
+        seam = s < 0.15  # between two houses
+        colour[sill | cornice | seam] *= 0.75
+        glass = window | shop
+        # each pane reflects a little differently: a cheap hash of its floor and bay
+        pane = (floor[glass] * 7 + np.floor(bay[glass]) * 13 + index[glass] * 5) % 11 / 11.0
+        colour[glass] = (
+            style.window * (0.6 + 0.8 * pane)[:, None]
+            + (0.35 * (1.0 - in_floor[glass]))[:, None] * style.sky_horizon
+        )
+        return colour
+
+    def _hedge(
+        self,
+        rng: np.random.Generator,
+        style: Style,
+        index: np.ndarray,
+        s: np.ndarray,
+        y: np.ndarray,
+    ) -> np.ndarray:
+        return style.vegetation * (0.55 + 0.45 * np.abs(_grain(rng, s.size)))
+
+    def _wall(
+        self,
+        rng: np.random.Generator,
+        style: Style,
+        index: np.ndarray,
+        s: np.ndarray,
+        y: np.ndarray,
+    ) -> np.ndarray:
+        colour = self.wall_colour[index] * (1.0 + 0.08 * _grain(rng, s.size))
+        colour[y > self.top[index] - 0.15] *= 1.15  # the coping
+        return colour
+
+    def _fence(
+        self,
+        rng: np.random.Generator,
+        style: Style,
+        index: np.ndarray,
+        s: np.ndarray,
+        y: np.ndarray,
+    ) -> np.ndarray:
+        slat = _fract(s / self.slat[index]) < 0.45
+        return np.where(slat[:, None], self.wall_colour[index] * 0.8, style.vegetation * 0.35)
+
+
+def _grain(rng: np.random.Generator, n: int) -> np.ndarray:
+    """Per-pixel Gaussian texture `(n, 1)` float32."""
+    return rng.standard_normal((n, 1), dtype=np.float32)
+
+
+def _ground(
+    rng: np.random.Generator,
+    style: Style,
+    street: Street,
+    camera: Camera,
+    x: np.ndarray,
+    z: np.ndarray,
+    label: np.ndarray,
+) -> np.ndarray:
+    """Colours `(N, 3)` of ground points `(x, 0, z)` of classes `label`."""
+    colour = np.empty((x.size, 3), dtype=np.float32)
+    part = label == ROAD  # asphalt grain, darker tyre tracks, paint
+    xr, zr = x[part], z[part]
+    road = style.road * (1.0 + style.road_texture * _grain(rng, xr.size))
+    tracks = np.array([c + d for c in street.lane_centres for d in (-0.75, 0.75)], dtype=np.float32)
+    road[np.min(np.abs(xr[:, None] - tracks[None, :]), axis=1) < 0.3] *= 0.9
+    paint = _markings(style, street, xr, zr)
+    road[paint] = style.marking * (0.85 + 0.1 * _grain(rng, int(paint.sum())))
+    colour[part] = road
+
+    part = label == SIDEWALK  # paving, whose joints fade out where a pixel covers several tiles
+    xs, zs = x[part], z[part]
+    footprint = zs * zs / (camera.fy * camera.eye) / style.tile_size
+    joint = (_fract(xs / style.tile_size) < 0.07) | (_fract(zs / style.tile_size) < 0.07)
+    contrast = np.clip(1.5 - 3.0 * footprint, 0.0, 1.0) * 0.25
+    sidewalk = (
+        style.sidewalk * (1.0 - contrast * joint + 0.05 * _grain(rng, xs.size)[:, 0])[:, None]
+    )
+    sidewalk[(np.abs(xs - street.road[0]) < 0.2) | (np.abs(xs - street.road[1]) < 0.2)] = style.kerb
+    colour[part] = sidewalk
+
+    part = label == TERRAIN
+    colour[part] = style.terrain * (1.0 + 0.18 * _grain(rng, int(part.sum())))
+    return colour
+
+
+def _markings(style: Style, street: Street, x: np.ndarray, z: np.ndarray) -> np.ndarray:
+    paint = np.zeros(x.shape, dtype=bool)
+    centres = street.lane_centres
+    for i in range(len(centres) - 1):
+        boundary = (centres[i] + centres[i + 1]) / 2
+        line = np.abs(x - boundary) < 0.07
+        centre_line = i + 1 == street.oncoming_lanes
+        if centre_line and not style.dashed_centre:
+            paint |= line
+        else:
+            paint |= line & (_fract(z / 9.0) < 0.35)
+    if style.edge_lines:
+        paint |= np.abs(x - (street.road[0] + 0.35)) < 0.07
+        paint |= np.abs(x - (street.road[1] - 0.35)) < 0.07
+    if style.crosswalk_z:
+        crossing = (z > style.crosswalk_z) & (z < style.crosswalk_z + 4.0)
+        paint |= crossing & (_fract(x / 1.0) < 0.5) & (x > street.road[0]) & (x < street.road[1])
+    return paint
+
+
+def _sky(
+    rng: np.random.Generator, style: Style, camera: Camera, shape: tuple[int, int]
+) -> np.ndarray:
+    """The sky `(rows, W, 3)` over the rows above the horizon (rays below it meet the ground)."""
+    rows = min(max(int(np.ceil(camera.horizon)), 1), shape[0])
+    v = (np.arange(rows, dtype=np.float32) + 0.5)[:, None, None]
+    t = np.clip(v / max(camera.horizon, 1.0), 0.0, 1.0) ** 0.8
+    gradient = style.sky_top * (1.0 - t) + style.sky_horizon * t
+    clouds = fractal_noise(rng, (rows, shape[1]), (2, 4), octaves=3)
+    cover = np.clip((clouds - (1.0 - 2.0 * style.cloud_cover)) * 0.8, 0.0, 1.0)[..., None]
+    return gradient * (1.0 - cover) + style.cloud_colour * cover
+
+
+def _fogged(style: Style, colour: np.ndarray, depth: np.ndarray) -> np.ndarray:
+    """Blend colours `(N, 3)` towards the haze with distance `(N,)`."""
+    fog = 1.0 - np.exp(-depth / style.fog_distance)[:, None]
+    return colour * (1.0 - fog) + style.haze * fog
+
+
+def render_background(
+    canvas: Canvas, camera: Camera, street: Street, style: Style, rng: np.random.Generator
+) -> None:
+    """Paint the street's ground, facades, far end and sky onto every pixel of `canvas`."""
+    shape = (canvas.height, canvas.width)
+    du = ((np.arange(canvas.width, dtype=np.float32) + 0.5 - camera.cx) / camera.fx).astype(
+        np.float32
+    )
+    dv = ((np.arange(canvas.height, dtype=np.float32) + 0.5 - camera.horizon) / camera.fy).astype(
+        np.float32
+    )
+    inf = np.float32(np.inf)
+    end_z = np.float32(street.end.offset)
+
+    # depth of every surface along every pixel's ray (inf where missed), nearest wins
+    ground_z = np.where(dv > 0, camera.eye / np.maximum(dv, 1e-9), inf).astype(np.float32)
+    depths = [np.broadcast_to(ground_z[:, None], shape)]
+    along, segment = [], []
+    for row, sign in ((street.left, -1.0), (street.right, 1.0)):
+        with np.errstate(divide="ignore"):
+            z = np.where(du * sign > 0, np.float32(row.offset) / du, inf)
+        z = np.where(z < end_z, z, inf)
+        y = camera.eye - dv[:, None] * np.where(np.isfinite(z), z, 0.0)[None, :]
+        depth, index = _row_hits(row, z, z, y)
+        depths.append(depth)
+        along.append(z)
+        segment.append(index)
+    end_x = du * end_z
+    inside = (end_x > street.left.offset) & (end_x < street.right.offset)
+    y_end = np.broadcast_to(camera.eye - dv[:, None] * end_z, shape)
+    end_t = end_x - np.float32(street.left.offset)
+    depth, index = _row_hits(street.end, end_t, np.where(inside, end_z, inf), y_end)
+    depths.append(depth)
+    along.append(end_t)
+    segment.append(index)
+
+    stack = np.stack(depths)  # (4, H, W)
+    surface = np.argmin(stack, axis=0)
+    depth = np.take_along_axis(stack, surface[None], axis=0)[0]
+    surface[~np.isfinite(depth)] = -1  # sky
+
+    sky = _sky(rng, style, camera, shape)
+    canvas.photo[: sky.shape[0]] = sky
+    canvas.label[:] = SKY
+    lit_left = style.lit if style.sun_side > 0 else style.shade
+    lit_right = style.shade if style.sun_side > 0 else style.lit
+    lights = (lit_left, lit_right, 0.5 * (style.lit + style.shade))
+    for k, (row, light) in enumerate(
+        zip((street.left, street.right, street.end), lights, strict=True)
+    ):
+        rows, cols = np.nonzero(surface == k + 1)
+        if not rows.size:
+            continue
+        z = depth[rows, cols]
+        y = camera.eye - dv[rows] * z
+        facades = _Facades(row, rng, light)
+        index = segment[k][cols]
+        colour = facades.shade(rng, style, index, along[k][cols], y)
+        canvas.photo[rows, cols] = _fogged(style, colour, z)
+        canvas.label[rows, cols] = facades.label[index]
+
+    rows, cols = np.nonzero(surface == _GROUND)
+    z = depth[rows, cols]
+    x = du[cols] * z
+    label = np.full(z.shape, TERRAIN, dtype=np.uint8)  # behind low walls and fences
+    for band in street.bands:
+        label[(x >= band.x0) & (x < band.x1)] = band.label
+    colour = _ground(rng, style, street, camera, x, z, label)
+    colour *= (1.0 + 0.08 * smooth_noise(rng, shape, (3, 6))[rows, cols])[:, None]
+    if style.sunny:  # the sunward row's facades shade a strip of the ground
+        row = street.right if style.sun_side > 0 else street.left
+        _, height = _segment_heights(row, z)
+        reach = row.offset - np.sign(row.offset) * height * style.shadow_length
+        colour[(x > reach) if style.sun_side > 0 else (x < reach)] *= style.shade / style.lit
+    canvas.photo[rows, cols] = _fogged(style, colour, z)
+    canvas.label[rows, cols] = label
+    canvas.instance[:] = canvas.label

@@ -1,0 +1,107 @@
+"""Three aligned layers (photo, label ids, instance ids) and vectorised shape rasterisation."""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import numpy as np
+from PIL import Image
+
+
+class Region(NamedTuple):
+    """Pixels of a shape: `mask` `(h, w)` over the box `rows x cols` of the image.
+
+    `v` `(h, 1)` and `u` `(1, w)` are the pixel-centre coordinates of the box, for shading.
+    """
+
+    rows: slice
+    cols: slice
+    mask: np.ndarray
+    v: np.ndarray
+    u: np.ndarray
+
+
+class Canvas:
+    """The photo `(H, W, 3)` float32 (linear, 0..1), label ids `(H, W)` uint8 and instance ids
+    `(H, W)` int32 of one frame, painted together so they can never disagree."""
+
+    def __init__(self, height: int, width: int) -> None:
+        self.height, self.width = height, width
+        self.photo = np.zeros((height, width, 3), dtype=np.float32)
+        self.label = np.zeros((height, width), dtype=np.uint8)
+        self.instance = np.zeros((height, width), dtype=np.int32)
+
+    def box(self, u0: float, u1: float, v0: float, v1: float) -> Region | None:
+        """All pixels whose centres lie in `[u0, u1] x [v0, v1]` (None if none do)."""
+        c0, c1 = max(int(np.ceil(u0 - 0.5)), 0), min(int(np.floor(u1 - 0.5)) + 1, self.width)
+        r0, r1 = max(int(np.ceil(v0 - 0.5)), 0), min(int(np.floor(v1 - 0.5)) + 1, self.height)
+        if c0 >= c1 or r0 >= r1:
+            return None
+        v = (np.arange(r0, r1, dtype=np.float32) + 0.5)[:, None]
+        u = (np.arange(c0, c1, dtype=np.float32) + 0.5)[None, :]
+        return Region(slice(r0, r1), slice(c0, c1), np.ones((r1 - r0, c1 - c0), bool), v, u)
+
+    def polygon(self, points: list[tuple[float, float]]) -> Region | None:
+        """The pixels whose centres lie inside the convex polygon with vertices `(u, v)`."""
+        us, vs = [p[0] for p in points], [p[1] for p in points]
+        box = self.box(min(us), max(us), min(vs), max(vs))
+        if box is None:
+            return None
+        edges = list(zip(points, points[1:] + points[:1], strict=True))
+        orientation = 1.0 if sum(a[0] * b[1] - b[0] * a[1] for a, b in edges) >= 0 else -1.0
+        mask = box.mask
+        for (u0, v0), (u1, v1) in edges:
+            mask &= orientation * ((u1 - u0) * (box.v - v0) - (v1 - v0) * (box.u - u0)) >= 0
+        return box._replace(mask=mask) if mask.any() else None
+
+    def ellipse(self, cu: float, cv: float, ru: float, rv: float) -> Region | None:
+        """The pixels whose centres lie inside the axis-aligned ellipse."""
+        box = self.box(cu - ru, cu + ru, cv - rv, cv + rv)
+        if box is None or ru <= 0 or rv <= 0:
+            return None
+        mask = ((box.u - cu) / ru) ** 2 + ((box.v - cv) / rv) ** 2 <= 1.0
+        return box._replace(mask=mask) if mask.any() else None
+
+    def paint(
+        self,
+        region: Region | None,
+        colour: np.ndarray,
+        label: int | None = None,
+        instance: int | None = None,
+    ) -> None:
+        """Set the photo to `colour` (`(3,)` or `(h, w, 3)`) inside `region`; with `label`, also
+        set the label ids and instance ids there (`instance` defaults to the label id)."""
+        if region is None:
+            return
+        photo = self.photo[region.rows, region.cols]
+        photo[region.mask] = np.broadcast_to(colour, photo.shape)[region.mask]
+        if label is not None:
+            self.label[region.rows, region.cols][region.mask] = label
+            self.instance[region.rows, region.cols][region.mask] = (
+                label if instance is None else instance
+            )
+
+    def darken(self, region: Region | None, factor: float) -> None:
+        """Multiply the photo inside `region` by `factor` (shadows; labels are unchanged)."""
+        if region is not None:
+            self.photo[region.rows, region.cols][region.mask] *= factor
+
+
+def smooth_noise(
+    rng: np.random.Generator, shape: tuple[int, int], cells: tuple[int, int]
+) -> np.ndarray:
+    """Value noise `(H, W)` float32, about unit variance: a `cells` grid of Gaussian values
+    interpolated bicubically."""
+    grid = rng.standard_normal((cells[0] + 1, cells[1] + 1)).astype(np.float32)
+    return np.asarray(Image.fromarray(grid).resize((shape[1], shape[0]), Image.Resampling.BICUBIC))
+
+
+def fractal_noise(
+    rng: np.random.Generator, shape: tuple[int, int], cells: tuple[int, int], octaves: int = 3
+) -> np.ndarray:
+    """Sum of `octaves` value noises, each with twice the cells and half the amplitude."""
+    total = np.zeros(shape, dtype=np.float32)
+    for octave in range(octaves):
+        scale = 2**octave
+        total += smooth_noise(rng, shape, (cells[0] * scale, cells[1] * scale)) / scale
+    return total
