@@ -32,8 +32,10 @@ def frame_seeds(seed: int, split: str, index: int) -> tuple[list[int], list[int]
 
 
 def _check_arguments(
-    root: Path, n_train: int, n_val: int, size: tuple[int, int], overwrite: bool
+    root: Path, n_train: int, n_val: int, size: tuple[int, int], seed: int, overwrite: bool
 ) -> None:
+    if seed < 0:
+        raise UserInputError(f"the seed must be >= 0, got {seed}")
     if n_train < 0 or n_val < 0 or n_train + n_val == 0:
         raise UserInputError(
             f"frame counts must be >= 0 and not both 0, got n_train={n_train}, n_val={n_val}"
@@ -68,7 +70,7 @@ def synthesize_dataset(
     unless `overwrite`. Returns `root`.
     """
     root = Path(root)
-    _check_arguments(root, n_train, n_val, size, overwrite)
+    _check_arguments(root, n_train, n_val, size, seed, overwrite)
     root.parent.mkdir(parents=True, exist_ok=True)
     partial = root.parent / f".{root.name}.partial-{uuid.uuid4().hex[:8]}"
     partial.mkdir()
