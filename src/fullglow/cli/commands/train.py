@@ -1,0 +1,223 @@
+"""`fullglow train`: parse the options into a `TrainConfig` and call `fullglow.training.train`.
+
+Every field of every registered model's config is also an option (`--n-flows 8`,
+`--hidden-channels 256`, `--conditioning '{"coupling_channels": 64}'`); the same command runs alone
+or under `torchrun --nproc-per-node N -m fullglow train ...`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from fullglow.cli.args import image_size
+from fullglow.models.registry import MODELS
+from fullglow.training import TrainConfig, TrainingError, train, trainable_models
+
+# Model fields set through other options: --image-size, --boundary, and the training --lr.
+_NOT_MODEL_OPTIONS = {"image_size", "side_channels", "lr"}
+_OPTION_PREFIX = "model_option__"
+
+
+def _model_option_value(text: str) -> Any:
+    """A JSON value (`8`, `1e-4`, `[8, 8, 16]`, `{"coupling_channels": 64}`), a comma list
+    (`8,8,16`) or a bare string (`lsgan`)."""
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:
+        if "," in text:
+            return [_model_option_value(part.strip()) for part in text.split(",")]
+        return text
+
+
+def _model_option_names() -> dict[str, list[str]]:
+    """`{field name: [models that have it]}` over every registered model's config."""
+    names: dict[str, list[str]] = {}
+    for model in trainable_models():
+        for f in dataclasses.fields(MODELS[model].config_class):
+            if f.name not in _NOT_MODEL_OPTIONS:
+                names.setdefault(f.name, []).append(model)
+    return names
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    defaults = TrainConfig(steps=1)
+    parser = subparsers.add_parser(
+        "train",
+        help="train a model (resumable, memory-saving, multi-GPU with torchrun)",
+        description=(
+            "Train a model on a Cityscapes-layout or paired-folder dataset. RUN receives "
+            "train_config.json, checkpoints/, metrics.jsonl and samples/. Interrupt with Ctrl-C "
+            "or SIGTERM to save a checkpoint and stop; --resume continues exactly."
+        ),
+    )
+    run = parser.add_argument_group("run")
+    run.add_argument("--out", type=Path, required=True, metavar="RUN", help="run folder")
+    run.add_argument(
+        "--resume", action="store_true", help="continue the run in RUN from its newest checkpoint"
+    )
+    length = run.add_mutually_exclusive_group(required=True)
+    length.add_argument("--steps", type=int, help="optimisation steps in total")
+    length.add_argument("--epochs", type=int, help="passes over the training split")
+    run.add_argument(
+        "--device", default=defaults.device, help="cpu, cuda, cuda:N or auto (default: auto)"
+    )
+    run.add_argument("--tf32", action="store_true", help="allow TF32 matmuls on CUDA")
+    run.add_argument(
+        "--deterministic", action="store_true", help="torch.use_deterministic_algorithms(True)"
+    )
+    run.add_argument("--seed", type=int, default=defaults.seed, help="(default: %(default)s)")
+    run.add_argument(
+        "--num-workers", type=int, default=defaults.num_workers,
+        help="data loader processes (default: %(default)s)",
+    )  # fmt: skip
+    run.add_argument(
+        "--time-budget-minutes",
+        type=float,
+        default=None,
+        help="stop cleanly, with a checkpoint, after this many minutes",
+    )
+
+    data = parser.add_argument_group("data")
+    data.add_argument("--data", type=Path, required=True, help="dataset root")
+    data.add_argument("--dataset", choices=("cityscapes", "paired"), default=defaults.dataset)
+    data.add_argument(
+        "--image-size", type=image_size, default=None, metavar="HxW",
+        help="train at HxW (default: the preset's size)",
+    )  # fmt: skip
+    data.add_argument("--direction", choices=("AtoB", "BtoA"), default=defaults.direction)
+    data.add_argument(
+        "--boundary", action="store_true", help="instance boundaries as side information"
+    )
+    data.add_argument("--no-flip", action="store_true", help="no random horizontal flips")
+
+    optim = parser.add_argument_group("optimisation")
+    optim.add_argument(
+        "--batch-size", type=int, default=defaults.batch_size,
+        help="global batch size, split over the processes",
+    )  # fmt: skip
+    optim.add_argument(
+        "--lr", type=float, default=None,
+        help="Adam's learning rate (default: 1e-4 for the flows, the model's for pix2pix)",
+    )  # fmt: skip
+    optim.add_argument("--warmup", type=int, default=defaults.warmup, help="warm-up steps")
+    optim.add_argument("--decay", choices=("none", "linear"), default=defaults.decay)
+    optim.add_argument(
+        "--decay-start", type=float, default=defaults.decay_start,
+        help="fraction of the steps after which the linear decay starts",
+    )  # fmt: skip
+    optim.add_argument("--grad-clip", type=float, default=None, help="max global gradient norm")
+    optim.add_argument(
+        "--memory-saving", action="store_true",
+        help="invertible backprop: memory that does not grow with the number of flow steps",
+    )  # fmt: skip
+    optim.add_argument(
+        "--max-nonfinite", type=int, default=defaults.max_nonfinite,
+        help="stop after this many consecutive non-finite steps",
+    )  # fmt: skip
+
+    monitor = parser.add_argument_group("monitoring")
+    monitor.add_argument(
+        "--val-every", type=int, default=defaults.val_every,
+        help="steps between validations, 0 for none (default: %(default)s)",
+    )  # fmt: skip
+    monitor.add_argument(
+        "--val-batches", type=int, default=defaults.val_batches,
+        help="batches of the val split to validate on (default: %(default)s)",
+    )  # fmt: skip
+    monitor.add_argument(
+        "--sample-every", type=int, default=defaults.sample_every,
+        help="steps between sample grids, 0 for none (default: %(default)s)",
+    )  # fmt: skip
+    monitor.add_argument(
+        "--n-samples", type=int, default=defaults.n_samples,
+        help="rows of a sample grid (default: %(default)s)",
+    )  # fmt: skip
+    monitor.add_argument(
+        "--checkpoint-every", type=int, default=defaults.checkpoint_every,
+        help="steps between checkpoints (default: %(default)s)",
+    )  # fmt: skip
+    monitor.add_argument(
+        "--keep-last", type=int, default=defaults.keep_last,
+        help="last-*.pt checkpoints to keep (default: %(default)s)",
+    )  # fmt: skip
+    monitor.add_argument(
+        "--log-every", type=int, default=defaults.log_every,
+        help="steps between metrics.jsonl records (default: %(default)s)",
+    )  # fmt: skip
+
+    model = parser.add_argument_group("model (options override the preset)")
+    model.add_argument("--model", choices=trainable_models(), default=defaults.model)
+    model.add_argument("--preset", default=None, help="model preset (default: the model's)")
+    for name, owners in sorted(_model_option_names().items()):
+        model.add_argument(
+            f"--{name.replace('_', '-')}",
+            dest=_OPTION_PREFIX + name,
+            type=_model_option_value,
+            default=None,
+            metavar="VALUE",
+            help=f"({', '.join(owners)})",
+        )
+    parser.set_defaults(func=run_command)
+
+
+def config_from_args(args: argparse.Namespace) -> TrainConfig:
+    """The `TrainConfig` the parsed options describe."""
+    options = {
+        key[len(_OPTION_PREFIX) :]: value
+        for key, value in vars(args).items()
+        if key.startswith(_OPTION_PREFIX) and value is not None
+    }
+    return TrainConfig(
+        model=args.model,
+        preset=args.preset,
+        model_options=options,
+        data=str(args.data),
+        dataset=args.dataset,
+        image_size=args.image_size,
+        direction=args.direction,
+        boundary=args.boundary,
+        flip=not args.no_flip,
+        batch_size=args.batch_size,
+        lr=args.lr,
+        steps=args.steps,
+        epochs=args.epochs,
+        warmup=args.warmup,
+        decay=args.decay,
+        decay_start=args.decay_start,
+        grad_clip=args.grad_clip,
+        val_every=args.val_every,
+        val_batches=args.val_batches,
+        sample_every=args.sample_every,
+        n_samples=args.n_samples,
+        checkpoint_every=args.checkpoint_every,
+        keep_last=args.keep_last,
+        log_every=args.log_every,
+        max_nonfinite=args.max_nonfinite,
+        memory_saving=args.memory_saving,
+        device=args.device,
+        tf32=args.tf32,
+        deterministic=args.deterministic,
+        seed=args.seed,
+        num_workers=args.num_workers,
+        time_budget_minutes=args.time_budget_minutes,
+    )
+
+
+def run_command(args: argparse.Namespace) -> int:
+    config = config_from_args(args)
+    try:
+        result = train(config, args.out, resume=args.resume)
+    except TrainingError as err:
+        sys.stderr.write(f"fullglow train: {err}\n")
+        return 1
+    best = f"best {result.metric_name} {result.best_val:.4f}; " if result.best_val else ""
+    sys.stdout.write(
+        f"{result.stopped} after {result.steps} steps; {best}checkpoints in "
+        f"{result.run_dir / 'checkpoints'}\n"
+    )
+    return 128 + result.signal if result.signal is not None else 0

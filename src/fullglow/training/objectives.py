@@ -1,0 +1,179 @@
+"""One optimisation step per model family, with the non-finite guard.
+
+- Likelihood models (the flows): `model(x, cond, side) -> FlowLoss`; one Adam over every
+  parameter minimises `FlowLoss.total` (eq. 11 in bits per dimension).
+- pix2pix: `model(x, cond, side, phase=...) -> Pix2PixLosses`; one Adam per network, a
+  discriminator step then a generator step, as Isola et al.
+
+A step whose loss (averaged over the processes) or global gradient norm is not finite changes
+nothing: the optimizer does not step. Every process sees the same all-reduced gradients and
+losses, so all of them skip together.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+from torch.optim import Adam, Optimizer
+from torch.optim.lr_scheduler import LRScheduler
+
+from fullglow.training.batches import Batch
+from fullglow.training.config import DEFAULT_FLOW_LR, TrainConfig
+from fullglow.training.distributed import mean_across_ranks
+from fullglow.training.schedule import make_scheduler
+
+
+@dataclass(frozen=True)
+class StepOutcome:
+    """What one step did: `finite` False means it was skipped; `terms` are the loss terms
+    (process means, in the model's units), `grad_norm` the global norm before clipping."""
+
+    finite: bool
+    terms: dict[str, float]
+    grad_norm: float
+
+
+def _loss_terms(losses: Any, prefix: str = "") -> tuple[list[str], Tensor]:
+    """Names and stacked detached values of a loss dataclass's scalar fields (`total` -> `loss`)."""
+    names, values = [], []
+    for f in dataclasses.fields(losses):
+        names.append(prefix + ("loss" if f.name == "total" else f.name))
+        values.append(getattr(losses, f.name).detach().float().reshape(()))
+    return names, torch.stack(values)
+
+
+def _backward_and_check(
+    total: Tensor, terms: Any, parameters: list[nn.Parameter], grad_clip: float | None, prefix: str
+) -> tuple[bool, dict[str, float], float]:
+    """Backpropagate `total`, average the loss terms over processes, clip the gradients; return
+    `(finite, terms, grad_norm)`."""
+    total.backward()
+    names, values = _loss_terms(terms, prefix)
+    values = mean_across_ranks(values)
+    max_norm = grad_clip if grad_clip is not None else math.inf
+    grad_norm = torch.nn.utils.clip_grad_norm_(parameters, max_norm, error_if_nonfinite=False)
+    finite = bool(torch.isfinite(values).all()) and bool(torch.isfinite(grad_norm))
+    return finite, dict(zip(names, values.tolist(), strict=True)), float(grad_norm)
+
+
+class Objective:
+    """Optimizers, schedulers and the step of one model family; checkpointable."""
+
+    metric_name = "val_bpd"
+    find_unused_parameters = False
+
+    def __init__(self) -> None:
+        self.optimizers: dict[str, Optimizer] = {}
+        self.schedulers: dict[str, LRScheduler] = {}
+
+    def step(self, model: nn.Module, batch: Batch) -> StepOutcome:
+        raise NotImplementedError
+
+    def learning_rate(self) -> float:
+        return next(iter(self.optimizers.values())).param_groups[0]["lr"]
+
+    def state_dict(self) -> dict[str, Any]:
+        return {
+            "optimizers": {k: o.state_dict() for k, o in self.optimizers.items()},
+            "schedulers": {k: s.state_dict() for k, s in self.schedulers.items()},
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        for key, optimizer in self.optimizers.items():
+            optimizer.load_state_dict(state["optimizers"][key])
+        for key, scheduler in self.schedulers.items():
+            scheduler.load_state_dict(state["schedulers"][key])
+
+    def _add(self, name: str, optimizer: Optimizer, config: TrainConfig, total_steps: int) -> None:
+        self.optimizers[name] = optimizer
+        self.schedulers[name] = make_scheduler(
+            optimizer, total_steps, config.warmup, config.decay, config.decay_start
+        )
+
+
+class LikelihoodObjective(Objective):
+    """Adam on `FlowLoss.total` = `lambda * bpd(cond) + bpd(x | cond)` (paper, section 5)."""
+
+    def __init__(self, module: nn.Module, config: TrainConfig, total_steps: int) -> None:
+        super().__init__()
+        self.parameters = [p for p in module.parameters() if p.requires_grad]
+        self.grad_clip = config.grad_clip
+        lr = config.lr if config.lr is not None else DEFAULT_FLOW_LR
+        self._add("model", Adam(self.parameters, lr=lr), config, total_steps)
+
+    def step(self, model: nn.Module, batch: Batch) -> StepOutcome:
+        optimizer = self.optimizers["model"]
+        optimizer.zero_grad(set_to_none=True)
+        losses = model(batch.x, batch.cond, batch.side)
+        finite, terms, norm = _backward_and_check(
+            losses.total, losses, self.parameters, self.grad_clip, ""
+        )
+        if finite:
+            optimizer.step()
+        else:
+            optimizer.zero_grad(set_to_none=True)
+        self.schedulers["model"].step()
+        return StepOutcome(finite, terms, norm)
+
+
+class AdversarialObjective(Objective):
+    """pix2pix: Adam(lr, betas (beta1, 0.999)) per network; discriminator step, then generator.
+
+    The learning rate is `TrainConfig.lr` when given, else the model config's (2e-4).
+    """
+
+    metric_name = "val_l1"
+    find_unused_parameters = True  # the discriminator phase leaves the generator unused
+
+    def __init__(self, module: nn.Module, config: TrainConfig, total_steps: int) -> None:
+        super().__init__()
+        groups = module.parameter_groups()
+        self.generator_params = list(groups["generator"])
+        self.discriminator_params = list(groups["discriminator"])
+        self.grad_clip = config.grad_clip
+        lr = config.lr if config.lr is not None else module.config.lr
+        betas = (module.config.beta1, 0.999)
+        for name, params in (
+            ("discriminator", self.discriminator_params),
+            ("generator", self.generator_params),
+        ):
+            self._add(name, Adam(params, lr=lr, betas=betas), config, total_steps)
+
+    def step(self, model: nn.Module, batch: Batch) -> StepOutcome:
+        d_opt, g_opt = self.optimizers["discriminator"], self.optimizers["generator"]
+        d_opt.zero_grad(set_to_none=True)
+        d_losses = model(batch.x, batch.cond, batch.side, phase="discriminator")
+        finite, terms, d_norm = _backward_and_check(
+            d_losses.total, d_losses, self.discriminator_params, self.grad_clip, "d_"
+        )
+        norm = d_norm
+        if finite:
+            d_opt.step()
+            # The generator's loss also leaves gradients on the discriminator: cleared here and
+            # at the start of the next discriminator step.
+            g_opt.zero_grad(set_to_none=True)
+            g_losses = model(batch.x, batch.cond, batch.side, phase="generator")
+            finite, g_terms, g_norm = _backward_and_check(
+                g_losses.total, g_losses, self.generator_params, self.grad_clip, "g_"
+            )
+            terms.update(g_terms)
+            norm = math.hypot(d_norm, g_norm)
+            if finite:
+                g_opt.step()
+        for optimizer in self.optimizers.values():
+            optimizer.zero_grad(set_to_none=True)
+        for scheduler in self.schedulers.values():
+            scheduler.step()
+        return StepOutcome(finite, terms, norm)
+
+
+def make_objective(module: nn.Module, config: TrainConfig, total_steps: int) -> Objective:
+    """The objective of `module`'s family: likelihood (flows) or adversarial (pix2pix)."""
+    if getattr(module, "has_likelihood", False):
+        return LikelihoodObjective(module, config, total_steps)
+    return AdversarialObjective(module, config, total_steps)
