@@ -114,7 +114,7 @@ def _pack(colours: np.ndarray) -> np.ndarray:
 
 def _colour_index() -> tuple[np.ndarray, np.ndarray]:
     # Several ids share a colour (ids 0-4 are black; pole and polegroup are both grey): the
-    # inverse picks the evaluated class first, then the lowest id, so train ids survive the trip.
+    # inverse picks the evaluated class first, then the lowest id.
     by_colour: dict[tuple[int, int, int], Label] = {}
     for label in sorted(LABELS, key=lambda r: (r.train_id == IGNORE_INDEX, r.id)):
         by_colour.setdefault(label.colour, label)
@@ -131,7 +131,7 @@ def _bad_values(values: ArrayOrTensor, known: np.ndarray) -> list[int]:
     """The distinct values of `values` that `known` (a boolean table) does not mark as valid."""
     if isinstance(values, Tensor):
         in_range = (values >= 0) & (values < known.size)
-        table = torch.as_tensor(known, device=values.device)
+        table = torch.tensor(known, device=values.device)
         valid = in_range & table[values.clamp(0, known.size - 1).long()]
         return torch.unique(values[~valid]).tolist()
     values = np.asarray(values)
@@ -142,7 +142,7 @@ def _bad_values(values: ArrayOrTensor, known: np.ndarray) -> list[int]:
 
 def _look_up(table: np.ndarray, index: ArrayOrTensor) -> ArrayOrTensor:
     if isinstance(index, Tensor):
-        return torch.as_tensor(table, device=index.device)[index.long()]
+        return torch.tensor(table, device=index.device)[index.long()]
     return table[np.asarray(index)]
 
 
@@ -192,9 +192,10 @@ def colours_to_label_ids(colours: np.ndarray, where: str = "colour label image")
     """Official colours `(..., 3)` uint8 -> label ids `(...)` uint8.
 
     A colour shared by several ids maps to the evaluated one (grey -> pole, not polegroup), else
-    to the lowest id (black -> unlabeled), so `label_ids_to_train_ids` of the result equals the
-    train ids of the original ids. A colour outside the palette (e.g. from JPEG compression or an
-    antialiased resize) raises `UserInputError` naming `where`, the colours and their pixel count.
+    to the lowest id (black -> unlabeled), so train ids survive the round trip ids -> colours ->
+    ids except on polegroup pixels, which come back as pole. A colour outside the palette (e.g.
+    from JPEG compression or an antialiased resize) raises `UserInputError` naming `where`, the
+    colours and their pixel count.
     """
     colours = np.asarray(colours)
     if colours.ndim < 1 or colours.shape[-1] != 3:
