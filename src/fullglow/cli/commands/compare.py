@@ -1,0 +1,54 @@
+"""`fullglow compare`: the paper's Table 1 across several runs."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from fullglow.cli.commands.evaluate import add_evaluation_options, settings_from_args
+from fullglow.cli.commands.sample import add_model_options
+from fullglow.evaluation.compare import compare_runs
+from fullglow.evaluation.images import atomic_text
+from fullglow.training.distributed import resolve_device
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "compare",
+        help="one Table 1 across runs (BPD and segmentation scores)",
+        description=(
+            "Score every run with the same data, segmenter, seed and rounds and print the "
+            "paper's Table 1 (one row per model at --temperature, plus the real photos' "
+            "ceiling). A run's RUN/eval/metrics.json is reused when it matches (same weights, "
+            "segmenter, data, split, seed and rounds); otherwise the run is evaluated and its "
+            "RUN/eval/ rewritten."
+        ),
+    )
+    parser.add_argument("runs", type=Path, nargs="+", metavar="RUN", help="run or model folders")
+    add_evaluation_options(parser)
+    parser.add_argument(
+        "--temperature", type=float, default=1.0,
+        help="temperature of the flows' rows (default 1.0, as the paper's Table 1)",
+    )  # fmt: skip
+    parser.add_argument("--out", type=Path, default=None, help="also write the table to this file")
+    add_model_options(parser)
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    comparison = compare_runs(
+        args.runs,
+        args.data,
+        args.segmenter,
+        split=args.split,
+        temperature=args.temperature,
+        settings=settings_from_args(args, (args.temperature,)),
+        device=resolve_device(args.device),
+        checkpoint=args.checkpoint,
+    )
+    table = comparison.table()
+    if args.out is not None:
+        atomic_text(args.out, table)
+    sys.stdout.write(table)
+    return 0

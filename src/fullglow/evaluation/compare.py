@@ -1,0 +1,160 @@
+"""Table 1 across models: every run scored with the same data, segmenter, seed and rounds.
+
+A run's stored `RUN/eval/metrics.json` is reused when it was computed from the same weights,
+segmenter, data, split, size, seed and number of rounds; if it only lacks the requested
+temperature, that temperature is evaluated and added to it. Otherwise the run is evaluated again
+and its `RUN/eval/` replaced (with a log line saying why).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from fullglow.errors import UserInputError
+from fullglow.evaluation.evaluate import (
+    EVAL_FOLDER,
+    METRICS_FILE,
+    EvaluationSettings,
+    Segmenter,
+    evaluate_model,
+    prepare_segmenter,
+    read_report,
+    write_report,
+)
+from fullglow.evaluation.report import EvaluationReport, TemperatureResult
+from fullglow.evaluation.runs import LoadedRun, load_run
+from fullglow.evaluation.sampling import open_split
+from fullglow.evaluation.tables import table1
+
+log = logging.getLogger(__name__)
+
+
+def _temperature_order(result: TemperatureResult) -> float:
+    return -1.0 if result.temperature is None else result.temperature
+
+
+def merge_temperatures(
+    report: EvaluationReport, results: Sequence[TemperatureResult]
+) -> EvaluationReport:
+    """`report` with `results` added (replacing results at the same temperatures), sorted by T."""
+    kept = [t for t in report.temperatures if all(_differs(t, r) for r in results)]
+    merged = sorted([*kept, *results], key=_temperature_order)
+    return dataclasses.replace(report, temperatures=tuple(merged))
+
+
+def _differs(a: TemperatureResult, b: TemperatureResult) -> bool:
+    if a.temperature is None or b.temperature is None:
+        return a.temperature is not b.temperature
+    return abs(a.temperature - b.temperature) > 1e-9
+
+
+def mismatch(
+    stored: EvaluationReport,
+    run: LoadedRun,
+    data: Path,
+    split: str,
+    segmenter: Segmenter,
+    settings: EvaluationSettings,
+) -> str | None:
+    """Why `stored` cannot stand for an evaluation of `run` under these settings (None: it can)."""
+    expected = {
+        "model weights": (stored.model_fingerprint, run.fingerprint),
+        "checkpoint": (stored.checkpoint, run.checkpoint),
+        "segmenter weights": (stored.segmenter_fingerprint, segmenter.fingerprint),
+        "data": (stored.data, str(data.resolve())),
+        "split": (stored.split, split),
+        "image size": (stored.image_size, run.image_size),
+        "seed": (stored.seed, settings.seed),
+        "rounds": (stored.rounds, settings.rounds),
+    }
+    if run.model.has_likelihood:
+        expected["BPD draws"] = (stored.bpd_draws, settings.bpd_draws)
+    changed = [f"{name} {old!r} -> {new!r}" for name, (old, new) in expected.items() if old != new]
+    return "; ".join(changed) or None
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """The reports of the compared runs and the temperature Table 1 shows them at."""
+
+    reports: tuple[EvaluationReport, ...]
+    temperature: float
+
+    def table(self) -> str:
+        """Table 1 as Markdown."""
+        return table1(self.reports, self.temperature)
+
+
+def _report_for(
+    run: LoadedRun,
+    data: Path,
+    split: str,
+    segmenter: Segmenter,
+    settings: EvaluationSettings,
+    temperature: float,
+) -> EvaluationReport:
+    path = run.path / EVAL_FOLDER / METRICS_FILE
+    stored, reason = None, "no stored metrics"
+    if path.is_file():
+        try:
+            stored = read_report(path)
+            reason = mismatch(stored, run, data, split, segmenter, settings)
+        except UserInputError as err:
+            reason = str(err)
+    if stored is not None and reason is None and stored.at(temperature) is not None:
+        log.info("%s: reusing %s", run.path, path)
+        return stored
+    dataset = open_split(data, split, run.image_size)
+    one = dataclasses.replace(settings, temperatures=(temperature,))
+    if stored is not None and reason is None:
+        log.info("%s: adding temperature %s to %s", run.path, temperature, path)
+        results = evaluate_model(
+            run, dataset, segmenter, dataclasses.replace(one, compute_bpd=False)
+        )
+        report = merge_temperatures(stored, results.temperatures)
+    else:
+        if path.is_file():
+            log.warning("%s: evaluating again and replacing %s (%s)", run.path, path, reason)
+        report = evaluate_model(run, dataset, segmenter, one)
+    write_report(report, run.path / EVAL_FOLDER, temperature)
+    return report
+
+
+def compare_runs(
+    run_dirs: Sequence[str | Path],
+    data: str | Path,
+    segmenter_path: str | Path,
+    split: str = "val",
+    temperature: float = 1.0,
+    settings: EvaluationSettings | None = None,
+    device: torch.device | str = "cpu",
+    checkpoint: str = "best",
+) -> Comparison:
+    """Evaluate (or reuse the stored evaluation of) each run and gather them for Table 1.
+
+    Raises:
+        UserInputError: no runs, the same run twice, or any error of `evaluate_model`.
+    """
+    if not run_dirs:
+        raise UserInputError("give at least one run to compare")
+    resolved = [Path(r).resolve() for r in run_dirs]
+    if len(set(resolved)) != len(resolved):
+        raise UserInputError(f"a run is listed twice: {[str(r) for r in run_dirs]}")
+    settings = settings or EvaluationSettings()
+    data = Path(data)
+    segmenters: dict[tuple[int, int], Segmenter] = {}
+    reports = []
+    for run_dir in run_dirs:
+        run = load_run(run_dir, checkpoint, device)
+        if run.image_size not in segmenters:
+            segmenters[run.image_size] = prepare_segmenter(segmenter_path, run.image_size, device)
+        segmenter = segmenters[run.image_size]
+        reports.append(_report_for(run, data, split, segmenter, settings, temperature))
+        del run
+    return Comparison(tuple(reports), temperature)

@@ -1,0 +1,360 @@
+"""Evaluating a trained model as in the paper's section 5: conditional BPD and segmentation scores.
+
+For every temperature `T` and round `r`, every label of the split is turned into a photo (batched,
+on the model's device), the segmenter labels the photo, and one confusion matrix per `(T, r)` is
+accumulated over the split against the ground-truth train ids (ignore index 255). The FCN scores
+of each matrix are the round's scores; a temperature reports their mean ± std over rounds. The
+real photos go through the same segmenter for the ceiling ("Ground-truth") row. All of this is
+one pass over the data; the conditional BPD (`fullglow.evaluation.likelihood`) is a second one.
+
+`evaluate_run` writes `RUN/eval/` with `metrics.json` (`EvaluationReport.to_json`), `table1.md`
+and `table2.md`, all at once (staged, then renamed).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from torch import Tensor, nn
+from torch.utils.data import DataLoader, Dataset
+from tqdm import tqdm
+
+from fullglow.data.cityscapes import CityscapesDataset
+from fullglow.errors import UserInputError
+from fullglow.evaluation.images import (
+    cityscapes_photo_path,
+    displayable,
+    read_photo,
+    staged_directory,
+)
+from fullglow.evaluation.likelihood import conditional_bpd
+from fullglow.evaluation.metrics import NUM_CLASSES, SegmentationScores, confusion_matrix
+from fullglow.evaluation.report import EvaluationReport, RoundScores, TemperatureResult
+from fullglow.evaluation.runs import LoadedRun, load_run, weights_fingerprint
+from fullglow.evaluation.sampling import (
+    PAPER_TEMPERATURES,
+    batch_generator,
+    check_batch_size,
+    generate,
+    model_device,
+    open_split,
+    sequential_loader,
+    side_input,
+    temperatures_of,
+)
+from fullglow.evaluation.segmenter import predict
+from fullglow.evaluation.segmenter_io import check_segmenter, load_segmenter
+from fullglow.evaluation.tables import describe, shown_temperature, table1, table2
+
+log = logging.getLogger(__name__)
+
+EVAL_FOLDER = "eval"
+METRICS_FILE = "metrics.json"
+
+
+@dataclass(frozen=True)
+class EvaluationSettings:
+    """How to evaluate (the same for every model of a comparison).
+
+    Attributes:
+        temperatures: sampling temperatures (ignored for pix2pix, which has one "—" row).
+        rounds: sampling rounds per temperature (the paper: 3).
+        batch_size: labels per model call. num_workers: DataLoader worker processes.
+        seed: seeds the sampling noise (see `fullglow.evaluation.sampling`) and the BPD's
+            dequantization noise. bpd_draws: dequantization draws averaged per photo.
+        compute_bpd: False skips the BPD (the report then holds None).
+    """
+
+    temperatures: tuple[float, ...] = PAPER_TEMPERATURES
+    rounds: int = 3
+    batch_size: int = 16
+    seed: int = 0
+    bpd_draws: int = 4
+    num_workers: int = 0
+    compute_bpd: bool = True
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "temperatures", tuple(float(t) for t in self.temperatures))
+        if self.rounds < 1 or self.batch_size < 1 or self.bpd_draws < 1 or self.num_workers < 0:
+            raise UserInputError(
+                f"rounds ({self.rounds}), batch size ({self.batch_size}) and BPD draws "
+                f"({self.bpd_draws}) must be >= 1 and num_workers ({self.num_workers}) >= 0"
+            )
+
+
+@dataclass(frozen=True)
+class Segmenter:
+    """A segmenter checked for the evaluation's image size, on the evaluation's device."""
+
+    network: nn.Module
+    path: str
+    fingerprint: str
+
+
+def prepare_segmenter(
+    path: str | Path, image_size: tuple[int, int], device: torch.device | str
+) -> Segmenter:
+    """Load a segmenter (directory or TorchScript file), move it to `device` and check that it
+    maps a photo of `image_size` to `NUM_CLASSES` logits of the same size.
+
+    Raises:
+        UserInputError: unreadable, wrong class count or wrong output size.
+    """
+    network = load_segmenter(path, NUM_CLASSES)
+    fingerprint = weights_fingerprint(network)
+    network = network.to(device).eval()
+    check_segmenter(network, image_size, NUM_CLASSES, device)
+    trained_at = getattr(getattr(network, "config", None), "image_size", None)
+    if trained_at is not None and tuple(trained_at) != tuple(image_size):
+        log.warning(
+            "segmenter %s was trained at %dx%d; it scores images at %dx%d here",
+            path, trained_at[0], trained_at[1], image_size[0], image_size[1],
+        )  # fmt: skip
+    return Segmenter(network, str(Path(path).resolve()), fingerprint)
+
+
+def _scores(conf: Tensor, what: str) -> RoundScores:
+    try:
+        return RoundScores.from_scores(SegmentationScores.from_confusion(conf))
+    except ValueError as err:
+        raise UserInputError(f"{what}: {err}") from None
+
+
+@torch.no_grad()
+def segmentation_scores(
+    model: nn.Module,
+    segmenter: nn.Module,
+    dataset: CityscapesDataset,
+    settings: EvaluationSettings,
+) -> tuple[tuple[TemperatureResult, ...], RoundScores]:
+    """Scores of the model's samples at each temperature and round, and of the real photos.
+
+    Returns:
+        `(results, ground_truth)`: one `TemperatureResult` per temperature (one `(None,)` row for
+        pix2pix) and the real photos' scores.
+    """
+    temperatures = temperatures_of(model, settings.temperatures)
+    loader = sequential_loader(dataset, settings.batch_size, settings.num_workers)
+    device = model_device(model)
+    k = NUM_CLASSES
+    real = torch.zeros(k, k, dtype=torch.int64, device=device)
+    confusions = torch.zeros(
+        len(temperatures), settings.rounds, k, k, dtype=torch.int64, device=device
+    )
+    total = len(loader) * len(temperatures) * settings.rounds
+    with tqdm(total=total, desc="sampling + segmenting", unit="batch") as bar:
+        for batch_index, batch in enumerate(loader):
+            check_batch_size(model, batch, str(dataset.root))
+            cond = batch.label_colour.to(device)
+            side = side_input(model, batch.boundary.to(device))
+            target = batch.train_ids.to(device)
+            real += confusion_matrix(
+                predict(segmenter, batch.photo.to(device), len(cond)), target, k
+            )
+            for t_index, temperature in enumerate(temperatures):
+                for round_index in range(settings.rounds):
+                    generator = batch_generator(device, settings.seed, round_index, batch_index)
+                    photos = displayable(generate(model, cond, side, temperature, generator))
+                    prediction = predict(segmenter, photos, len(photos))
+                    confusions[t_index, round_index] += confusion_matrix(prediction, target, k)
+                    bar.update()
+    results = tuple(
+        TemperatureResult(
+            temperature,
+            tuple(_scores(conf, f"{dataset.root} ({dataset.split})") for conf in confusions[i]),
+        )
+        for i, temperature in enumerate(temperatures)
+    )
+    return results, _scores(real, f"{dataset.root} ({dataset.split}), real photos")
+
+
+def evaluate_model(
+    run: LoadedRun,
+    dataset: CityscapesDataset,
+    segmenter: Segmenter,
+    settings: EvaluationSettings,
+) -> EvaluationReport:
+    """Evaluate a loaded model on a dataset at the model's size (see the module docstring)."""
+    model = run.model
+    bpd = None
+    if model.has_likelihood and settings.compute_bpd:
+        bpd = conditional_bpd(
+            model, dataset, settings.batch_size, settings.bpd_draws, settings.seed,
+            settings.num_workers,
+        ).mean  # fmt: skip
+        if not math.isfinite(bpd):
+            log.warning("the conditional BPD of %s is %s", run.path, bpd)
+    results, ground_truth = segmentation_scores(model, segmenter.network, dataset, settings)
+    return EvaluationReport(
+        model=run.name,
+        run=str(run.path.resolve()),
+        checkpoint=run.checkpoint,
+        data=str(Path(dataset.root).resolve()),
+        split=dataset.split,
+        n_images=len(dataset),
+        image_size=run.image_size,
+        bpd=bpd,
+        bpd_draws=settings.bpd_draws,
+        temperatures=results,
+        ground_truth=ground_truth,
+        segmenter=segmenter.path,
+        seed=settings.seed,
+        model_fingerprint=run.fingerprint,
+        segmenter_fingerprint=segmenter.fingerprint,
+    )
+
+
+def write_report(
+    report: EvaluationReport, out_dir: str | Path, table_temperature: float = 1.0
+) -> Path:
+    """Replace `out_dir` by a folder with `metrics.json`, `table1.md` and `table2.md`.
+
+    `table1.md` scores the model at `table_temperature` when it was evaluated there, else at the
+    last temperature evaluated (pix2pix: its one row).
+    """
+    shown = shown_temperature(report, table_temperature)
+    label = "" if report.at(shown).temperature is None else f"Temperature {shown:.1f}:\n\n"
+    heading = describe(report)
+    with staged_directory(Path(out_dir), overwrite=True) as staging:
+        (staging / METRICS_FILE).write_text(json.dumps(report.to_json(), indent=2) + "\n")
+        (staging / "table1.md").write_text(f"{heading}\n\n{label}" + table1([report], shown))
+        (staging / "table2.md").write_text(f"{heading}\n\n" + table2(report))
+    return Path(out_dir)
+
+
+def read_report(path: str | Path) -> EvaluationReport:
+    """Parse a `metrics.json` written by `write_report`.
+
+    Raises:
+        UserInputError: missing or malformed file.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise UserInputError(f"{path}: no such metrics file")
+    try:
+        values = json.loads(path.read_text())
+    except json.JSONDecodeError as err:
+        raise UserInputError(f"{path}: not valid JSON ({err})") from None
+    return EvaluationReport.from_json(values, str(path))
+
+
+def evaluate_run(
+    run_dir: str | Path,
+    data: str | Path,
+    segmenter_path: str | Path,
+    split: str = "val",
+    settings: EvaluationSettings | None = None,
+    device: torch.device | str = "cpu",
+    checkpoint: str = "best",
+) -> EvaluationReport:
+    """Load a run, evaluate it on `data`'s `split` and write `RUN/eval/` (see the module)."""
+    settings = settings or EvaluationSettings()
+    run = load_run(run_dir, checkpoint, device)
+    dataset = open_split(data, split, run.image_size)
+    segmenter = prepare_segmenter(segmenter_path, run.image_size, device)
+    report = evaluate_model(run, dataset, segmenter, settings)
+    write_report(report, run.path / EVAL_FOLDER)
+    log.info("wrote %s", run.path / EVAL_FOLDER / METRICS_FILE)
+    return report
+
+
+class _SavedSamples(Dataset):
+    """Generated photos of one round (Cityscapes layout) paired with the split's train ids."""
+
+    def __init__(self, round_dir: Path, labels: CityscapesDataset) -> None:
+        self.labels = labels
+        self.paths = [
+            cityscapes_photo_path(round_dir, labels.split, r.city, r.stem) for r in labels.records
+        ]
+        missing = [p for p in self.paths if not p.is_file()]
+        if missing:
+            shown = ", ".join(str(p) for p in missing[:3])
+            raise UserInputError(
+                f"{round_dir}: {len(missing)} of {len(self.paths)} generated photos are missing "
+                f"(e.g. {shown})"
+            )
+
+    def __len__(self) -> int:
+        return len(self.paths)
+
+    def __getitem__(self, index: int) -> tuple[Tensor, Tensor]:
+        photo = read_photo(self.paths[index])
+        train_ids = self.labels[index].train_ids
+        if photo.shape[-2:] != train_ids.shape:
+            height, width = photo.shape[-2:]
+            record = self.labels.records[index]
+            size = self.labels.image_size
+            how = f"resized to {size[0]}x{size[1]}" if size else "at the file's size"
+            raise UserInputError(
+                f"{self.paths[index]}: generated photo is {height}x{width} but its label "
+                f"{record.label_ids_path} is {train_ids.shape[0]}x{train_ids.shape[1]} ({how}); "
+                f"load the labels at the photos' size (fullglow evaluate --image-size "
+                f"{height}x{width})"
+            )
+        return photo, train_ids
+
+
+def round_folders(samples: Path) -> list[Path]:
+    """The `round_k` folders below a `fullglow sample` output, in round order.
+
+    Raises:
+        UserInputError: there is none.
+    """
+    found = [p for p in Path(samples).glob("round_*") if p.is_dir() and p.name[6:].isdigit()]
+    if not found:
+        raise UserInputError(f"{samples}: no round_1, round_2, ... folders (from fullglow sample)")
+    return sorted(found, key=lambda p: int(p.name[6:]))
+
+
+@torch.no_grad()
+def score_saved_samples(
+    samples: str | Path,
+    labels: CityscapesDataset,
+    segmenter: nn.Module,
+    batch_size: int = 16,
+    num_workers: int = 0,
+) -> TemperatureResult:
+    """Scores of photos written by `sample_split` (or any tool using the Cityscapes layout).
+
+    Each `samples/round_k/leftImg8bit/{split}/{city}/{stem}_leftImg8bit.png` is segmented and
+    compared with the train ids of `labels` (same split); the result has one entry per round and
+    temperature None (the folder does not record it).
+
+    Raises:
+        UserInputError: no rounds, a missing photo, or a photo whose size differs from its label's.
+    """
+    device = model_device(segmenter)
+    rounds = []
+    for round_dir in round_folders(Path(samples)):
+        loader = DataLoader(
+            _SavedSamples(round_dir, labels), batch_size=batch_size, num_workers=num_workers
+        )
+        conf = torch.zeros(NUM_CLASSES, NUM_CLASSES, dtype=torch.int64, device=device)
+        for photos, train_ids in tqdm(loader, desc=round_dir.name, unit="batch"):
+            prediction = predict(segmenter, photos.to(device), batch_size)
+            conf += confusion_matrix(prediction, train_ids.to(device), NUM_CLASSES)
+        rounds.append(_scores(conf, str(round_dir)))
+    return TemperatureResult(None, tuple(rounds))
+
+
+def parse_temperatures(text: str) -> tuple[float, ...]:
+    """`"0.0,0.5,1.0"` -> `(0.0, 0.5, 1.0)`.
+
+    Raises:
+        UserInputError: an entry is not a number >= 0, or the list is empty.
+    """
+    values: list[float] = []
+    for part in text.split(","):
+        try:
+            value = float(part)
+        except ValueError:
+            raise UserInputError(f"temperatures: {part.strip()!r} is not a number") from None
+        if not (math.isfinite(value) and value >= 0):
+            raise UserInputError(f"temperatures must be >= 0, got {value}")
+        values.append(value)
+    return tuple(values)

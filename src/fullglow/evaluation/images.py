@@ -1,0 +1,131 @@
+"""Generated images on disk: 8-bit conversion, Cityscapes file names and all-or-nothing outputs.
+
+Every command that writes results fills a hidden temporary sibling of its output path and renames
+it into place only when everything succeeded (`staged_directory`, `atomic_png`), so an error or an
+interruption never leaves a half-written dataset, table or image behind.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from fullglow.data.cityscapes import PHOTO_SUFFIX
+from fullglow.data.image_io import read_rgb, write_png
+from fullglow.errors import UserInputError
+
+log = logging.getLogger(__name__)
+
+
+def displayable(images: Tensor) -> Tensor:
+    """Images `(B, 3, H, W)` as they are saved: non-finite values zeroed (with a warning),
+    clamped to [0, 1] and rounded to the 8-bit grid `k / 255`.
+
+    Flow samples may leave [0, 1] slightly (or, from an untrained model, blow up); scoring the
+    quantized image in memory gives the same result as scoring the PNG written from it.
+    """
+    finite = torch.isfinite(images)
+    if not bool(finite.all()):
+        log.warning(
+            "%d generated values are NaN or infinite; they are written as 0",
+            int((~finite).sum()),
+        )
+        images = torch.where(finite, images, torch.zeros_like(images))
+    return torch.round(images.clamp(0.0, 1.0) * 255.0) / 255.0
+
+
+def to_uint8(images: Tensor) -> np.ndarray:
+    """Images `(B, 3, H, W)` -> `(B, H, W, 3)` uint8 on the CPU, via `displayable`."""
+    return (displayable(images) * 255.0).round().to(torch.uint8).permute(0, 2, 3, 1).cpu().numpy()
+
+
+def photo_tensor(photo: np.ndarray) -> Tensor:
+    """`(H, W, 3)` uint8 -> `(3, H, W)` float32 in [0, 1]."""
+    return torch.from_numpy(np.array(photo, dtype=np.uint8)).permute(2, 0, 1).float() / 255.0
+
+
+def read_photo(path: Path) -> Tensor:
+    """An image file as `(3, H, W)` float32 in [0, 1]."""
+    return photo_tensor(read_rgb(path))
+
+
+def cityscapes_photo_path(root: Path, split: str, city: str, stem: str) -> Path:
+    """`root/leftImg8bit/{split}/{city}/{stem}_leftImg8bit.png`, the official photo location."""
+    return root / "leftImg8bit" / split / city / f"{stem}{PHOTO_SUFFIX}"
+
+
+def check_new_output(path: Path, overwrite: bool) -> None:
+    """Raise `UserInputError` when `path` exists (unless `overwrite`, or it is an empty folder)."""
+    if not path.exists() or overwrite:
+        return
+    if path.is_dir() and not any(path.iterdir()):
+        return
+    raise UserInputError(
+        f"{path} already exists; choose a new output path (or pass --overwrite to replace it)"
+    )
+
+
+def _replace(staging: Path, target: Path) -> None:
+    """Move `staging` to `target`, retiring an existing `target` first (two renames)."""
+    if not target.exists():
+        os.replace(staging, target)
+        return
+    retired = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".old", dir=target.parent))
+    os.replace(target, retired / target.name)
+    os.replace(staging, target)
+    shutil.rmtree(retired)
+
+
+@contextmanager
+def staged_directory(target: Path, overwrite: bool = False) -> Iterator[Path]:
+    """Yield a temporary folder beside `target` that becomes `target` when the block succeeds.
+
+    On an exception the temporary folder is deleted and `target` is left as it was.
+
+    Raises:
+        UserInputError: `target` exists and `overwrite` is False (see `check_new_output`).
+    """
+    target = Path(target)
+    check_new_output(target, overwrite)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent))
+    try:
+        yield staging
+        _replace(staging, target)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def atomic_png(path: Path, image: np.ndarray) -> None:
+    """Write `image` (see `write_png`) to a temporary file beside `path`, then rename it."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        write_png(Path(temporary), image)
+        os.replace(temporary, path)
+    finally:
+        if os.path.exists(temporary):
+            os.unlink(temporary)
+
+
+def atomic_text(path: Path, text: str) -> None:
+    """Write `text` to a temporary file beside `path`, then rename it."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w") as handle:
+            handle.write(text)
+        os.replace(temporary, path)
+    finally:
+        if os.path.exists(temporary):
+            os.unlink(temporary)

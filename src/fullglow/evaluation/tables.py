@@ -1,0 +1,121 @@
+"""Markdown tables shaped like the paper's Table 1 (models) and Table 2 (temperatures).
+
+Scores print as percentages `mean ± std` over rounds with two decimals, BPD with three, and "—"
+where a value does not exist (pix2pix's BPD and temperature).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from fullglow.errors import UserInputError
+from fullglow.evaluation.report import METRICS, EvaluationReport, MeanStd, RoundScores
+from fullglow.evaluation.runs import display_name
+
+DASH = "—"
+
+
+def percent(stat: MeanStd) -> str:
+    """`73.50 ± 0.13` for `MeanStd(0.735, 0.0013)`."""
+    return f"{100 * stat.mean:.2f} ± {100 * stat.std:.2f}"
+
+
+def bpd_cell(bpd: float | None) -> str:
+    return DASH if bpd is None else f"{bpd:.3f}"
+
+
+def temperature_cell(temperature: float | None) -> str:
+    return DASH if temperature is None else f"{temperature:.1f}"
+
+
+def markdown(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    """A Markdown table with the first column left-aligned and the others right-aligned."""
+    align = [":--"] + ["--:"] * (len(header) - 1)
+    lines = [header, align, *rows]
+    return "\n".join("| " + " | ".join(cells) + " |" for cells in lines) + "\n"
+
+
+def _ceiling_cells(scores: RoundScores) -> list[str]:
+    return [f"{100 * getattr(scores, name):.2f}" for name in METRICS]
+
+
+@dataclass(frozen=True)
+class ModelRow:
+    """One line of Table 1: a report scored at one temperature, under a display label."""
+
+    label: str
+    report: EvaluationReport
+    temperature: float | None
+
+
+def model_rows(reports: Sequence[EvaluationReport], temperature: float) -> list[ModelRow]:
+    """Table 1 rows: each report at `temperature` (pix2pix at its one row), labelled with the
+    paper's model name, plus the run folder where two rows would share a name.
+
+    Raises:
+        UserInputError: a flow's report has no result at `temperature`.
+    """
+    names = [display_name(r.model) for r in reports]
+    rows = []
+    for name, report in zip(names, reports, strict=True):
+        result = report.at(temperature)
+        if result is None:
+            raise UserInputError(
+                f"{report.run}: no evaluation at temperature {temperature} (evaluated: "
+                f"{[t.temperature for t in report.temperatures]})"
+            )
+        label = name if names.count(name) == 1 else f"{name} ({Path(report.run).name})"
+        rows.append(ModelRow(label, report, result.temperature))
+    return rows
+
+
+def table1(reports: Sequence[EvaluationReport], temperature: float = 1.0) -> str:
+    """Table 1: one row per model at `temperature`, then the ground-truth ceiling.
+
+    Runs evaluated at different image sizes have different ceilings: one "Ground-truth" row per
+    size, labelled with the size when there is more than one.
+    """
+    header = ["Model", "Cond. BPD", "Mean pixel acc.", "Mean class acc.", "Mean class IoU"]
+    lines = []
+    for row in model_rows(reports, temperature):
+        result = row.report.at(row.temperature)
+        lines.append(
+            [row.label, bpd_cell(row.report.bpd)] + [percent(result.stat(name)) for name in METRICS]
+        )
+    ceilings = {r.image_size: r.ground_truth for r in reports}
+    for size, scores in ceilings.items():
+        label = "Ground-truth" if len(ceilings) == 1 else f"Ground-truth ({size[0]}x{size[1]})"
+        lines.append([label, DASH, *_ceiling_cells(scores)])
+    return markdown(header, lines)
+
+
+def shown_temperature(report: EvaluationReport, preferred: float = 1.0) -> float:
+    """The temperature a one-model Table 1 shows: `preferred` when evaluated (or for pix2pix),
+    else the last temperature evaluated."""
+    if report.at(preferred) is not None:
+        return preferred
+    return report.temperatures[-1].temperature
+
+
+def table2(report: EvaluationReport) -> str:
+    """Table 2: one row per temperature of one model, mean ± std over rounds."""
+    header = ["T", "Pixel acc.", "Class acc.", "Class IoU"]
+    lines = [
+        [temperature_cell(t.temperature)] + [percent(t.stat(name)) for name in METRICS]
+        for t in report.temperatures
+    ]
+    return markdown(header, lines)
+
+
+def describe(report: EvaluationReport) -> str:
+    """A heading line for a report's tables: model, run, split, size, rounds and segmenter."""
+    height, width = report.image_size
+    bpd = "" if report.bpd is None or math.isnan(report.bpd) else f", cond. BPD {report.bpd:.3f}"
+    return (
+        f"{display_name(report.model)} ({report.run}, checkpoint {report.checkpoint}): "
+        f"{report.n_images} {report.split} images at {height}x{width}, {report.rounds} round(s), "
+        f"segmenter {report.segmenter}{bpd}"
+    )

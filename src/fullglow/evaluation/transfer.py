@@ -1,0 +1,148 @@
+"""Content transfer (paper, section 5.4): the content of one photo under another segmentation.
+
+With `x1_b` the photo whose content is wanted, `x1_a` its label and `x2_a` the new structure,
+
+    z1_b  = f(x1_b | g(x1_a))          (encode the photo under its own label)
+    x_new = f^-1(z1_b | g(x2_a))       (decode the same latents under the new label)
+
+where `g` is the source Glow and `f` the conditional target Glow. With `x2_a = x1_a` this is the
+model's exact inverse, so the photo comes back unchanged.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+from torch import Tensor, nn
+
+from fullglow.data.cityscapes import COLOUR_SUFFIX, INSTANCE_SUFFIX, LABEL_IDS_SUFFIX
+from fullglow.data.image_io import read_instance_ids, read_label_ids, read_rgb
+from fullglow.data.labels import colours_to_label_ids, label_ids_to_colours, label_ids_to_train_ids
+from fullglow.data.resizing import resize_nearest, resize_photo
+from fullglow.data.sample import Sample, instance_boundaries, make_sample
+from fullglow.errors import UserInputError
+from fullglow.evaluation.images import atomic_png, check_new_output, photo_tensor, to_uint8
+from fullglow.evaluation.runs import LoadedRun
+from fullglow.evaluation.sampling import model_device, side_input
+
+log = logging.getLogger(__name__)
+
+SINGLE_CHANNEL_MODES = frozenset({"L", "P", "I", "I;16", "I;16B", "I;16L"})
+
+
+@torch.no_grad()
+def content_transfer(
+    model: nn.Module,
+    photo: Tensor,
+    label: Tensor,
+    new_label: Tensor,
+    side: Tensor | None = None,
+    new_side: Tensor | None = None,
+) -> Tensor:
+    """Photos `(B, 3, H, W)`: the content of `photo` decoded under `new_label`.
+
+    Args:
+        model: a conditional flow (with `encode`/`decode`).
+        photo: `(B, 3, H, W)` in [0, 1], the content `x1_b`.
+        label, new_label: `(B, 3, H, W)` colour label maps `x1_a` (the photo's) and `x2_a`.
+        side, new_side: their boundary maps `(B, 1, H, W)` when the model takes side information.
+
+    Raises:
+        UserInputError: the model has no encoder (pix2pix).
+    """
+    if not model.has_likelihood:
+        raise UserInputError(
+            f"content transfer needs a flow that encodes photos; {type(model).__name__} cannot"
+        )
+    return model.decode(model.encode(photo, label, side), new_label, new_side)
+
+
+def _read_label_ids(path: Path) -> np.ndarray:
+    """Label ids `(H, W)` of a `*_labelIds.png` (one channel) or a colour label image (RGB)."""
+    if not path.is_file():
+        raise UserInputError(f"{path}: file not found")
+    with Image.open(path) as image:
+        mode = image.mode
+    if mode in SINGLE_CHANNEL_MODES:
+        return read_label_ids(path)
+    return colours_to_label_ids(read_rgb(path), str(path))
+
+
+def _instances_beside(path: Path) -> Path | None:
+    """The `*_gtFine_instanceIds.png` next to a `*_labelIds.png` or `*_color.png`, if any."""
+    for suffix in (LABEL_IDS_SUFFIX, COLOUR_SUFFIX):
+        if path.name.endswith(suffix):
+            sibling = path.with_name(path.name[: -len(suffix)] + INSTANCE_SUFFIX)
+            return sibling if sibling.is_file() else None
+    return None
+
+
+def read_condition(path: str | Path, image_size: tuple[int, int]) -> tuple[Sample, tuple[int, int]]:
+    """A label file as a one-frame `Sample` at `image_size` (photo all zeros), and its file size.
+
+    The label may be label ids or official colours. Boundaries come from the instance map beside
+    it (`*_gtFine_instanceIds.png`) when there is one, else from the edges between classes.
+    """
+    path = Path(path)
+    label_ids = _read_label_ids(path)
+    instance_path = _instances_beside(path)
+    instances = label_ids if instance_path is None else read_instance_ids(instance_path)
+    if instances.shape != label_ids.shape:
+        raise UserInputError(f"{instance_path}: size differs from its label {path}")
+    file_size = (int(label_ids.shape[0]), int(label_ids.shape[1]))
+    label_ids = resize_nearest(label_ids, image_size)
+    sample = make_sample(
+        np.zeros((*image_size, 3), dtype=np.uint8),
+        label_ids_to_colours(label_ids, str(path)),
+        label_ids_to_train_ids(label_ids, str(path)),
+        instance_boundaries(resize_nearest(instances, image_size)),
+        flip=False,
+    )
+    return sample, file_size
+
+
+def transfer_files(
+    run: LoadedRun,
+    content_photo: str | Path,
+    content_label: str | Path,
+    structure_label: str | Path,
+    out: str | Path,
+    overwrite: bool = False,
+) -> Path:
+    """Content transfer between files; writes the synthesized photo (PNG) to `out`, atomically.
+
+    The photo and labels are resized to the model's size (photo bicubic, labels nearest).
+
+    Raises:
+        UserInputError: unreadable files, a content photo and label of different sizes, a model
+            without encoder, or an existing `out` without `overwrite`.
+    """
+    out = Path(out)
+    check_new_output(out, overwrite)
+    size = run.image_size
+    photo_array = read_rgb(Path(content_photo))
+    label, label_size = read_condition(content_label, size)
+    if photo_array.shape[:2] != label_size:
+        raise UserInputError(
+            f"{content_photo} is {photo_array.shape[0]}x{photo_array.shape[1]} but its label "
+            f"{content_label} is {label_size[0]}x{label_size[1]}"
+        )
+    if label_size != size:
+        log.info("resizing the inputs from %dx%d to the model's %dx%d", *label_size, *size)
+    structure, _ = read_condition(structure_label, size)
+    photo = photo_tensor(resize_photo(photo_array, size))
+    device = model_device(run.model)
+    result = content_transfer(
+        run.model,
+        photo[None].to(device),
+        label.label_colour[None].to(device),
+        structure.label_colour[None].to(device),
+        side_input(run.model, label.boundary[None].to(device)),
+        side_input(run.model, structure.boundary[None].to(device)),
+    )
+    atomic_png(out, to_uint8(result)[0])
+    return out
