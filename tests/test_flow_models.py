@@ -10,7 +10,7 @@ from flow_checks import jacobian_logdet, params_without_grad, perturb
 from fullglow import FullGlow, FullGlowConfig, Glow, GlowConfig, build_model
 from fullglow.likelihood import standard_normal_log_prob
 
-CONDITIONAL_FLOWS = ["fullglow"]
+CONDITIONAL_FLOWS = ["fullglow", "cglow-v1", "cglow-v2", "dualglow"]
 SMALL = {"image_size": (8, 16), "n_blocks": 2, "n_flows": 2, "hidden_channels": 8}
 
 

@@ -8,9 +8,13 @@ from typing import Any
 
 from torch import nn
 
+from fullglow.models.c_glow import CGLOW_V1_PRESETS, CGLOW_V2_PRESETS, CGlowConfig, CGlowV1, CGlowV2
 from fullglow.models.config import FullGlowConfig, GlowConfig, config_from_dict
+from fullglow.models.dual_glow import DUALGLOW_PRESETS, DualGlow, DualGlowConfig
 from fullglow.models.full_glow import FullGlow
 from fullglow.models.glow import Glow
+from fullglow.models.pix2pix import PRESETS as PIX2PIX_PRESETS
+from fullglow.models.pix2pix import Pix2Pix, Pix2PixConfig
 
 
 @dataclass(frozen=True)
@@ -43,6 +47,10 @@ FULLGLOW_PRESETS = {
 MODELS: dict[str, ModelSpec] = {
     "glow": ModelSpec(Glow, GlowConfig, GLOW_PRESETS),
     "fullglow": ModelSpec(FullGlow, FullGlowConfig, FULLGLOW_PRESETS),
+    "cglow-v1": ModelSpec(CGlowV1, CGlowConfig, CGLOW_V1_PRESETS),
+    "cglow-v2": ModelSpec(CGlowV2, CGlowConfig, CGLOW_V2_PRESETS),
+    "dualglow": ModelSpec(DualGlow, DualGlowConfig, DUALGLOW_PRESETS),
+    "pix2pix": ModelSpec(Pix2Pix, Pix2PixConfig, PIX2PIX_PRESETS),
 }
 
 
