@@ -8,6 +8,8 @@ Textures are functions of the hit's world coordinates, so they recede in perspec
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 
 from fullglow.data.synthetic.camera import Camera
@@ -54,13 +56,20 @@ def _row_hits(
     return np.where(hit, np.broadcast_to(depth, y.shape), np.inf), index
 
 
+class _Points(NamedTuple):
+    """Points on facades: their segment, metres from the segment's start, and height."""
+
+    index: np.ndarray
+    s: np.ndarray
+    y: np.ndarray
+
+
 class _Facades:
     """Per-segment appearance of one row, drawn from the style stream."""
 
-    def __init__(self, row: Row, rng: np.random.Generator, light: float) -> None:
+    def __init__(self, row: Row, style: Style, rng: np.random.Generator, light: float) -> None:
         n = len(row.segments)
-        self.row = row
-        self.light = light
+        self.style, self.rng, self.light = style, rng, light
         self.colour = np.stack([pick(rng, FACADE_PALETTE, 0.07) for _ in range(n)])
         self.wall_colour = np.stack([grey(rng, 0.45, 0.75, 0.05) for _ in range(n)])
         self.floor = rng.uniform(2.8, 3.8, n)
@@ -73,38 +82,26 @@ class _Facades:
         self.label = np.array([s.label for s in row.segments], dtype=np.uint8)
         self.start = np.array([s.start for s in row.segments])
 
-    def shade(
-        self,
-        rng: np.random.Generator,
-        style: Style,
-        index: np.ndarray,
-        t: np.ndarray,
-        y: np.ndarray,
-    ) -> np.ndarray:
+    def shade(self, index: np.ndarray, t: np.ndarray, y: np.ndarray) -> np.ndarray:
         """Colours `(N, 3)` of facade points at segment `index`, position `t`, height `y`."""
-        s = t - self.start[index]
+        points = _Points(index, t - self.start[index], y)
         label = self.label[index]
-        colour = np.empty((s.size, 3), dtype=np.float32)
-        for kind, paint in (
-            (BUILDING, self._building),
-            (VEGETATION, self._hedge),
-            (WALL, self._wall),
-            (FENCE, self._fence),
-        ):
+        colour = np.empty((t.size, 3), dtype=np.float32)
+        painters = {
+            BUILDING: self._building,
+            VEGETATION: self._hedge,
+            WALL: self._wall,
+            FENCE: self._fence,
+        }
+        for kind, paint in painters.items():
             part = label == kind
             if part.any():
-                colour[part] = paint(rng, style, index[part], s[part], y[part])
+                colour[part] = paint(_Points(*(a[part] for a in points)))
         return colour * self.light
 
-    def _building(
-        self,
-        rng: np.random.Generator,
-        style: Style,
-        index: np.ndarray,
-        s: np.ndarray,
-        y: np.ndarray,
-    ) -> np.ndarray:
-        colour = self.colour[index] * (1.0 + 0.05 * _grain(rng, s.size))
+    def _building(self, p: _Points) -> np.ndarray:
+        style, index, s, y = self.style, p.index, p.s, p.y
+        colour = self.colour[index] * (1.0 + 0.05 * _grain(self.rng, s.size))
         # windows: a grid in the facade plane, one row per floor above the ground floor
         level = y / self.floor[index]
         floor, in_floor = np.floor(level), _fract(level)
@@ -113,13 +110,8 @@ class _Facades:
         half_width = self.window_width[index] / 2
         window = (floor >= 1) & (y < self.top[index] - 0.8) & (across < half_width)
         window &= (in_floor > 0.3) & (in_floor < 0.3 + self.window_height[index])
-        shop = (
-            self.shops[index]
-            & (floor == 0)
-            & (in_floor > 0.12)
-            & (in_floor < 0.8)
-            & (across < 0.42)
-        )
+        shop = self.shops[index] & (floor == 0) & (in_floor > 0.12) & (in_floor < 0.8)
+        shop &= across < 0.42
         sill = (floor >= 1) & (in_floor > 0.24) & (in_floor < 0.3) & (across < half_width + 0.05)
         cornice = y > self.top[index] - 0.35
         seam = s < 0.15  # between two houses
@@ -133,38 +125,19 @@ class _Facades:
         )
         return colour
 
-    def _hedge(
-        self,
-        rng: np.random.Generator,
-        style: Style,
-        index: np.ndarray,
-        s: np.ndarray,
-        y: np.ndarray,
-    ) -> np.ndarray:
-        return style.vegetation * (0.55 + 0.45 * np.abs(_grain(rng, s.size)))
+    def _hedge(self, p: _Points) -> np.ndarray:
+        return self.style.vegetation * (0.55 + 0.45 * np.abs(_grain(self.rng, p.s.size)))
 
-    def _wall(
-        self,
-        rng: np.random.Generator,
-        style: Style,
-        index: np.ndarray,
-        s: np.ndarray,
-        y: np.ndarray,
-    ) -> np.ndarray:
-        colour = self.wall_colour[index] * (1.0 + 0.08 * _grain(rng, s.size))
-        colour[y > self.top[index] - 0.15] *= 1.15  # the coping
+    def _wall(self, p: _Points) -> np.ndarray:
+        colour = self.wall_colour[p.index] * (1.0 + 0.08 * _grain(self.rng, p.s.size))
+        colour[p.y > self.top[p.index] - 0.15] *= 1.15  # the coping
         return colour
 
-    def _fence(
-        self,
-        rng: np.random.Generator,
-        style: Style,
-        index: np.ndarray,
-        s: np.ndarray,
-        y: np.ndarray,
-    ) -> np.ndarray:
-        slat = _fract(s / self.slat[index]) < 0.45
-        return np.where(slat[:, None], self.wall_colour[index] * 0.8, style.vegetation * 0.35)
+    def _fence(self, p: _Points) -> np.ndarray:
+        slat = _fract(p.s / self.slat[p.index]) < 0.45
+        return np.where(
+            slat[:, None], self.wall_colour[p.index] * 0.8, self.style.vegetation * 0.35
+        )
 
 
 def _grain(rng: np.random.Generator, n: int) -> np.ndarray:
@@ -302,9 +275,9 @@ def render_background(
             continue
         z = depth[rows, cols]
         y = camera.eye - dv[rows] * z
-        facades = _Facades(row, rng, light)
+        facades = _Facades(row, style, rng, light)
         index = segment[k][cols]
-        colour = facades.shade(rng, style, index, along[k][cols], y)
+        colour = facades.shade(index, along[k][cols], y)
         canvas.photo[rows, cols] = _fogged(style, colour, z)
         canvas.label[rows, cols] = facades.label[index]
 

@@ -30,6 +30,8 @@ class Canvas:
         self.photo = np.zeros((height, width, 3), dtype=np.float32)
         self.label = np.zeros((height, width), dtype=np.uint8)
         self.instance = np.zeros((height, width), dtype=np.int32)
+        self._v = (np.arange(height, dtype=np.float32) + 0.5)[:, None]
+        self._u = (np.arange(width, dtype=np.float32) + 0.5)[None, :]
 
     def box(self, u0: float, u1: float, v0: float, v1: float) -> Region | None:
         """All pixels whose centres lie in `[u0, u1] x [v0, v1]` (None if none do)."""
@@ -37,9 +39,8 @@ class Canvas:
         r0, r1 = max(int(np.ceil(v0 - 0.5)), 0), min(int(np.floor(v1 - 0.5)) + 1, self.height)
         if c0 >= c1 or r0 >= r1:
             return None
-        v = (np.arange(r0, r1, dtype=np.float32) + 0.5)[:, None]
-        u = (np.arange(c0, c1, dtype=np.float32) + 0.5)[None, :]
-        return Region(slice(r0, r1), slice(c0, c1), np.ones((r1 - r0, c1 - c0), bool), v, u)
+        mask = np.ones((r1 - r0, c1 - c0), bool)
+        return Region(slice(r0, r1), slice(c0, c1), mask, self._v[r0:r1], self._u[:, c0:c1])
 
     def polygon(self, points: list[tuple[float, float]]) -> Region | None:
         """The pixels whose centres lie inside the convex polygon with vertices `(u, v)`."""
@@ -47,11 +48,16 @@ class Canvas:
         box = self.box(min(us), max(us), min(vs), max(vs))
         if box is None:
             return None
-        edges = list(zip(points, points[1:] + points[:1], strict=True))
-        orientation = 1.0 if sum(a[0] * b[1] - b[0] * a[1] for a, b in edges) >= 0 else -1.0
-        mask = box.mask
-        for (u0, v0), (u1, v1) in edges:
-            mask &= orientation * ((u1 - u0) * (box.v - v0) - (v1 - v0) * (box.u - u0)) >= 0
+        # edge i from p_i to p_i+1 keeps the pixels with a v - b u + c >= 0 (counter-clockwise)
+        coefficients, area = [], 0.0
+        for (u0, v0), (u1, v1) in zip(points, points[1:] + points[:1], strict=True):
+            coefficients.append((u1 - u0, v1 - v0, (v1 - v0) * u0 - (u1 - u0) * v0))
+            area += u0 * v1 - u1 * v0
+        a, b, c = (
+            np.array(k, dtype=np.float32)[:, None, None] for k in zip(*coefficients, strict=True)
+        )
+        side = a * box.v - b * box.u + c  # (N, h, w)
+        mask = np.all(side >= 0 if area >= 0 else side <= 0, axis=0)
         return box._replace(mask=mask) if mask.any() else None
 
     def ellipse(self, cu: float, cv: float, ru: float, rv: float) -> Region | None:
@@ -69,12 +75,16 @@ class Canvas:
         label: int | None = None,
         instance: int | None = None,
     ) -> None:
-        """Set the photo to `colour` (`(3,)` or `(h, w, 3)`) inside `region`; with `label`, also
-        set the label ids and instance ids there (`instance` defaults to the label id)."""
+        """Set the photo to `colour` (`(3,)`, `(h, 1, 3)` or `(h, w, 3)`) inside `region`; with
+        `label`, also set the label ids and instance ids there (`instance` defaults to the label
+        id)."""
         if region is None:
             return
         photo = self.photo[region.rows, region.cols]
-        photo[region.mask] = np.broadcast_to(colour, photo.shape)[region.mask]
+        if colour.ndim == 1:
+            photo[region.mask] = colour
+        else:
+            photo[region.mask] = np.broadcast_to(colour, photo.shape)[region.mask]
         if label is not None:
             self.label[region.rows, region.cols][region.mask] = label
             self.instance[region.rows, region.cols][region.mask] = (

@@ -37,7 +37,7 @@ from fullglow.data.synthetic.style import (
 
 Point = tuple[float, float, float]
 
-_DETAIL_PIXELS = 8.0  # things shorter than this on screen are drawn without their details
+_DETAIL_PIXELS = 14.0  # things shorter than this on screen are drawn without their details
 
 
 class _Painter:
@@ -67,9 +67,12 @@ class _Painter:
         """Paint `colour`, brightness ramping from `top` to `bottom` down the region."""
         if region is None:
             return
-        v = region.v
-        ramp = (v - v[0, 0]) / max(float(v[-1, 0] - v[0, 0]), 1.0)
-        shaded = colour * (top + (bottom - top) * ramp)[..., None]
+        if top == bottom:
+            shaded = colour * top
+        else:
+            v = region.v
+            ramp = (v - v[0, 0]) / max(float(v[-1, 0] - v[0, 0]), 1.0)
+            shaded = colour * (top + (bottom - top) * ramp)[..., None]  # (h, 1, 3)
         self.canvas.paint(region, self.tone(shaded), self.label, self.instance)
 
     def shadow(self, x0: float, x1: float, z0: float, z1: float, factor: float) -> None:
@@ -81,15 +84,10 @@ class _Painter:
 def _face(corners: list[Point], s0: float, s1: float, t0: float, t1: float) -> list[Point]:
     """The sub-rectangle `[s0, s1] x [t0, t1]` of a planar quad given as
     `(bottom-left, bottom-right, top-right, top-left)` corners."""
-    p0, p1, p2, p3 = corners
-
-    def at(s: float, t: float) -> Point:
-        w0, w1, w2, w3 = (1 - s) * (1 - t), s * (1 - t), s * t, (1 - s) * t
-        return tuple(
-            w0 * a + w1 * b + w2 * c + w3 * d for a, b, c, d in zip(p0, p1, p2, p3, strict=True)
-        )
-
-    return [at(s0, t0), at(s1, t0), at(s1, t1), at(s0, t1)]
+    s = np.array([s0, s1, s1, s0])[:, None]
+    t = np.array([t0, t0, t1, t1])[:, None]
+    weights = np.hstack([(1 - s) * (1 - t), s * (1 - t), s * t, (1 - s) * t])  # bilinear, (4, 4)
+    return [tuple(p) for p in (weights @ np.array(corners)).tolist()]
 
 
 class _Box:
