@@ -10,9 +10,8 @@ from __future__ import annotations
 
 import logging
 import re
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import torch
 
@@ -31,8 +30,7 @@ def last_name(step: int) -> str:
     return f"last-{step:08d}.pt"
 
 
-@dataclass(frozen=True)
-class DataPosition:
+class DataPosition(NamedTuple):
     """Where the data stream stands: the next batch is batch `batch` of epoch `epoch`."""
 
     epoch: int

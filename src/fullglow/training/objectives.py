@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import warnings
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -59,6 +61,15 @@ def _backward_and_check(
     grad_norm = torch.nn.utils.clip_grad_norm_(parameters, max_norm, error_if_nonfinite=False)
     finite = bool(torch.isfinite(values).all()) and bool(torch.isfinite(grad_norm))
     return finite, dict(zip(names, values.tolist(), strict=True)), float(grad_norm)
+
+
+def _step_schedulers(schedulers: Iterable[LRScheduler]) -> None:
+    """Advance the schedules once per training step, taken or skipped (a skipped first step
+    would otherwise warn that the scheduler ran before the optimizer)."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Detected call of `lr_scheduler.step")
+        for scheduler in schedulers:
+            scheduler.step()
 
 
 class Objective:
@@ -117,7 +128,7 @@ class LikelihoodObjective(Objective):
             optimizer.step()
         else:
             optimizer.zero_grad(set_to_none=True)
-        self.schedulers["model"].step()
+        _step_schedulers(self.schedulers.values())
         return StepOutcome(finite, terms, norm)
 
 
@@ -167,8 +178,7 @@ class AdversarialObjective(Objective):
                 g_opt.step()
         for optimizer in self.optimizers.values():
             optimizer.zero_grad(set_to_none=True)
-        for scheduler in self.schedulers.values():
-            scheduler.step()
+        _step_schedulers(self.schedulers.values())
         return StepOutcome(finite, terms, norm)
 
 

@@ -378,6 +378,8 @@ class _Run:
         stopped = "finished"
         nonfinite_in_row = 0
         try:
+            if self.step == 0 and config.val_every:
+                self._validate()  # the untrained model's value, the baseline of the curve
             while self.step < self.total_steps and stopped == "finished":
                 for batch in self._epoch_batches():
                     lr, epoch = self.objective.learning_rate(), self.position.epoch
