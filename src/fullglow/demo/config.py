@@ -1,0 +1,116 @@
+"""The demo's settings: one frozen dataclass, stored in `OUT/demo.json` by the first run."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from fullglow.errors import UserInputError
+
+BASELINES = ("cglow-v1", "cglow-v2", "dualglow", "pix2pix")
+"""The paper's baselines, trained (small) with `--baselines`."""
+
+GRID_TEMPERATURES = (0.7, 0.8, 1.0)
+"""The sample columns of the report's grid."""
+
+RESUMABLE_FIELDS = frozenset({"minutes", "device", "baselines"})
+"""Fields a re-run into the same folder may change: they do not alter what is already done."""
+
+
+@dataclass(frozen=True)
+class DemoConfig:
+    """Everything `run_demo` needs.
+
+    Attributes:
+        image_size: `(H, W)` of the generated dataset and of every model; both sides must divide
+            by `2**n_blocks` of the preset (8 for "demo", 4 for "tiny").
+        minutes: the wall-clock budget of one `run_demo` call; the flow training gets what the
+            fixed-size stages (data, segmenter, evaluation) leave of it.
+        device: "cpu", "cuda", "cuda:N" or "auto" (cuda when available).
+        baselines: also train and evaluate the small baselines (`BASELINES`).
+        preset: the models' registry preset ("demo"; "tiny" for tests).
+        n_train / n_val: images of the generated train and val splits.
+        batch_size / lr: the flows' training batch and Adam's learning rate (pix2pix keeps its own).
+        max_steps: the training length if the time budget does not stop it first.
+        segmenter_steps / segmenter_width: the evaluator's training length and width.
+        temperatures: the sweep; it must contain `GRID_TEMPERATURES` and `headline_temperature`.
+        headline_temperature: the temperature of the trained-versus-untrained comparison.
+        n_grid: val images shown in the report's sample grid.
+        seed: data generation, initialisation, data order and sampling all derive from it.
+    """
+
+    image_size: tuple[int, int] = (32, 64)
+    minutes: float = 8.0
+    device: str = "auto"
+    baselines: bool = False
+    preset: str = "demo"
+    n_train: int = 160
+    n_val: int = 16
+    batch_size: int = 8
+    lr: float = 1e-3
+    max_steps: int = 4000
+    segmenter_steps: int = 300
+    segmenter_width: int = 16
+    temperatures: tuple[float, ...] = (0.0, 0.2, 0.4, 0.6, 0.7, 0.8, 0.9, 1.0)
+    headline_temperature: float = 0.7
+    n_grid: int = 4
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "image_size", tuple(int(s) for s in self.image_size))
+        object.__setattr__(self, "temperatures", tuple(float(t) for t in self.temperatures))
+        self._validate()
+
+    def _validate(self) -> None:
+        problems = []
+        if len(self.image_size) != 2 or min(self.image_size) < 1:
+            problems.append(f"size must be two positive sides HxW, got {self.image_size}")
+        if not self.minutes > 0:
+            problems.append(f"minutes must be > 0, got {self.minutes}")
+        for name in ("n_train", "n_val", "batch_size", "max_steps", "segmenter_steps", "n_grid"):
+            if getattr(self, name) < 1:
+                problems.append(f"{name} must be >= 1, got {getattr(self, name)}")
+        if self.n_train < self.batch_size:
+            problems.append(
+                f"n_train ({self.n_train}) must be at least batch_size ({self.batch_size})"
+            )
+        if self.n_grid > self.n_val:
+            problems.append(f"n_grid ({self.n_grid}) must not exceed n_val ({self.n_val})")
+        if not self.lr > 0:
+            problems.append(f"lr must be > 0, got {self.lr}")
+        needed = {*GRID_TEMPERATURES, self.headline_temperature}
+        missing = sorted(needed - set(self.temperatures))
+        if missing:
+            problems.append(f"temperatures {list(self.temperatures)} lack {missing}")
+        if any(t < 0 for t in self.temperatures):
+            problems.append(f"temperatures must be >= 0, got {list(self.temperatures)}")
+        if problems:
+            raise UserInputError("demo: " + "; ".join(problems))
+
+    @property
+    def models(self) -> tuple[str, ...]:
+        """The registry names trained, Full-Glow first."""
+        return ("fullglow", *BASELINES) if self.baselines else ("fullglow",)
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict (tuples become lists)."""
+        return json.loads(json.dumps(dataclasses.asdict(self)))
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any], where: str) -> DemoConfig:
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(values) - known)
+        if unknown:
+            raise UserInputError(f"{where}: unknown demo settings {unknown}")
+        return cls(**values)
+
+    def incompatible(self, stored: DemoConfig) -> dict[str, tuple[Any, Any]]:
+        """`{field: (stored, self)}` for the fields that differ and a re-run may not change."""
+        mine, theirs = self.to_dict(), stored.to_dict()
+        return {
+            k: (theirs[k], mine[k])
+            for k in mine
+            if mine[k] != theirs[k] and k not in RESUMABLE_FIELDS
+        }

@@ -1,0 +1,304 @@
+"""`OUT/report.html`: one self-contained page (images as base64 PNG data URIs, plots as inline SVG).
+
+The page is rebuilt from what is on disk (`demo.json`, `eval/`, `runs/*/metrics.jsonl`), so it
+can be written at any point: sections whose stage has not finished say so.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime
+from html import escape
+from pathlib import Path
+
+from fullglow.demo.config import DemoConfig
+from fullglow.demo.folder import MARKER_FILE, StageRecord, read_marker
+from fullglow.demo.results import DemoMetrics, read_metrics
+from fullglow.demo.svg import PALETTE, Series, line_chart
+from fullglow.errors import UserInputError
+from fullglow.evaluation.report import METRICS, EvaluationReport
+from fullglow.evaluation.runs import display_name
+from fullglow.evaluation.tables import bpd_cell, percent, temperature_cell
+from fullglow.training.files import atomic_write_text
+from fullglow.training.metrics_log import read_metrics as read_training_log
+
+REPORT_FILE = "report.html"
+
+STYLE = """
+body { font-family: sans-serif; margin: 24px auto; max-width: 1180px; color: #222; }
+h1 { margin-bottom: 4px; } h2 { border-bottom: 1px solid #ccc; padding-bottom: 4px; margin-top: 28px; }
+.muted { color: #666; } .pending { color: #a60; font-style: italic; }
+.headline { display: flex; gap: 16px; flex-wrap: wrap; }
+.card { border: 1px solid #ccc; border-radius: 6px; padding: 10px 16px; min-width: 180px; }
+.card .value { font-size: 28px; font-weight: bold; } .card.good .value { color: #1a7f37; }
+table { border-collapse: collapse; margin: 8px 0; }
+th, td { border: 1px solid #ccc; padding: 4px 10px; text-align: right; }
+th:first-child, td:first-child { text-align: left; }
+.grid td, .grid th { text-align: center; border: none; padding: 3px; font-size: 13px; }
+.grid img, .transfer img { width: 160px; image-rendering: pixelated; display: block; }
+.transfer td { text-align: center; border: none; font-size: 13px; }
+.plots { display: flex; gap: 16px; flex-wrap: wrap; }
+"""
+
+PENDING = (
+    '<p class="pending">Not done yet: run the same <code>fullglow demo</code> command again to '
+    "finish (finished stages are kept).</p>"
+)
+
+
+def _data_uri(path: Path) -> str:
+    return "data:image/png;base64," + base64.b64encode(path.read_bytes()).decode("ascii")
+
+
+def _img(path: Path, alt: str) -> str:
+    if not path.is_file():
+        return f'<span class="pending">missing {escape(path.name)}</span>'
+    return f'<img src="{_data_uri(path)}" alt="{escape(alt)}">'
+
+
+def _table(header: list[str], rows: list[list[str]]) -> str:
+    head = "".join(f"<th>{escape(h)}</th>" for h in header)
+    body = "".join("<tr>" + "".join(f"<td>{escape(c)}</td>" for c in row) + "</tr>" for row in rows)
+    return f"<table><tr>{head}</tr>{body}</table>"
+
+
+def _pct(value: float) -> str:
+    return f"{100 * value:.1f}%"
+
+
+def _summary(config: DemoConfig, metrics: DemoMetrics | None, stages: list[StageRecord]) -> str:
+    parts = ["<h2>Summary</h2>"]
+    if metrics is None:
+        parts.append(PENDING)
+    else:
+        head = metrics.headline()
+        fullglow, untrained = metrics.fullglow, metrics.untrained
+        good = " good" if head.gain > 0 else ""
+        cards = [
+            (f"trained Full-Glow, mIoU at T = {head.temperature}", _pct(head.trained_miou), good),
+            (f"untrained Full-Glow, mIoU at T = {head.temperature}", _pct(head.untrained_miou), ""),
+            ("real photos (ceiling), mIoU", _pct(head.ground_truth_miou), ""),
+            (
+                "conditional BPD, trained / untrained",
+                f"{bpd_cell(fullglow.bpd)} / {bpd_cell(untrained.bpd)}",
+                "",
+            ),
+        ]
+        parts.append(
+            '<div class="headline">'
+            + "".join(
+                f'<div class="card{cls}"><div class="muted">{escape(label)}</div>'
+                f'<div class="value">{escape(value)}</div></div>'
+                for label, value, cls in cards
+            )
+            + "</div>"
+        )
+        verdict = "above" if head.gain > 0 else "NOT above"
+        parts.append(
+            f"<p>The evaluator (a segmentation network trained on the real photos) recognises the "
+            f"classes of the label in Full-Glow's samples with mean IoU "
+            f"<b>{_pct(head.trained_miou)}</b>, {verdict} the <b>{_pct(head.untrained_miou)}</b> "
+            f"of the same model before training (step 0, data-initialised, same seed), on "
+            f"{fullglow.n_images} val labels at {fullglow.image_size[0]}x{fullglow.image_size[1]}."
+            "</p>"
+        )
+    rows = [
+        [s.name, f"{s.seconds:.0f} s", "done" if s.done else "not finished", s.note] for s in stages
+    ]
+    total = sum(s.seconds for s in stages)
+    rows.append(["total", f"{total:.0f} s ({total / 60:.1f} min)", "", ""])
+    parts.append("<h3>Stages</h3>" + _table(["stage", "time", "state", "note"], rows))
+    return "".join(parts)
+
+
+def _grid(eval_dir: Path, metrics: DemoMetrics | None) -> str:
+    parts = ["<h2>Samples</h2>"]
+    if metrics is None:
+        return parts[0] + PENDING
+    parts.append(
+        '<p class="muted">Each row: a val label the models never trained on, its real photo, and '
+        "samples synthesized from the label alone.</p>"
+    )
+    columns = metrics.grid_columns
+    head = "".join(f"<th>{escape(c.title)}</th>" for c in columns)
+    rows = [
+        "<tr>"
+        + "".join(
+            f"<td>{_img(eval_dir / 'grid' / f'{c.key}_{row}.png', c.title)}</td>" for c in columns
+        )
+        + "</tr>"
+        for row in range(metrics.grid_rows)
+    ]
+    parts.append(f'<table class="grid"><tr>{head}</tr>{"".join(rows)}</table>')
+    return "".join(parts)
+
+
+def _sweep(metrics: DemoMetrics | None) -> str:
+    if metrics is None:
+        return "<h2>Temperature sweep</h2>" + PENDING
+    t_values = [t.temperature for t in metrics.fullglow.temperatures]
+    span = (min(t_values), max(t_values))
+    charts = []
+    for metric, label in (("mean_iou", "mean IoU (%)"), ("pixel_accuracy", "pixel accuracy (%)")):
+        series = []
+        for index, (report, name, dashed) in enumerate(
+            ((metrics.fullglow, "trained", False), (metrics.untrained, "untrained", True))
+        ):
+            points = tuple((t.temperature, 100 * t.stat(metric).mean) for t in report.temperatures)
+            series.append(Series(name, points, PALETTE[index], dashed))
+        ceiling = 100 * getattr(metrics.ground_truth, metric)
+        series.append(
+            Series("real photos", ((span[0], ceiling), (span[1], ceiling)), "#777", True, False)
+        )
+        charts.append(
+            line_chart(
+                series,
+                title=f"Full-Glow: {label} vs temperature",
+                x_label="temperature T",
+                y_label=label,
+                y_range=(0.0, 100.0),
+            )
+        )
+    return "<h2>Temperature sweep</h2>" + f'<div class="plots">{"".join(charts)}</div>'
+
+
+def _transfer(eval_dir: Path, metrics: DemoMetrics | None) -> str:
+    head = "<h2>Content transfer</h2>"
+    if metrics is None or not metrics.transfer:
+        return head + PENDING
+    cells = (
+        ("photo", "a real val photo"),
+        ("label", "its label"),
+        ("new_label", "another label"),
+        ("transferred", "the photo's latent decoded under the other label"),
+        ("new_photo", "the other label's real photo"),
+    )
+    row = "".join(
+        f"<td>{_img(eval_dir / 'transfer' / f'{name}.png', title)}{escape(title)}</td>"
+        for name, title in cells
+    )
+    return (
+        head
+        + '<p class="muted">Paper, section 5.3: <i>z = f(x<sub>b</sub> | x<sub>a</sub>)</i> of a '
+        "real photo, then decoded with a new structure.</p>"
+        + f'<table class="transfer"><tr>{row}</tr></table>'
+    )
+
+
+def _loss_curves(root: Path, config: DemoConfig) -> str:
+    series = []
+    for index, model in enumerate(config.models):
+        records = read_training_log(root / "runs" / model)
+        points = tuple(
+            (float(r["step"]), float(r["loss"]))
+            for r in records
+            if isinstance(r.get("loss"), int | float) and "skipped" not in r
+        )
+        if points and model != "pix2pix":
+            markers = len(points) == 1  # a lone point has no line to show
+            series.append(Series(display_name(model), points, PALETTE[index], markers=markers))
+    head = "<h2>Training loss</h2>"
+    if not series:
+        return head + PENDING
+    chart = line_chart(
+        series,
+        title="training loss (bits per dimension, eq. 11)",
+        x_label="step",
+        y_label="loss (bpd)",
+        width=720,
+    )
+    return head + chart
+
+
+def _row(label: str, report: EvaluationReport, temperature: float) -> list[str]:
+    result = report.at(temperature)
+    cells = [percent(result.stat(m)) for m in METRICS] if result else ["—"] * 3
+    t = temperature_cell(result.temperature if result else temperature)
+    return [label, t, bpd_cell(report.bpd), *cells]
+
+
+def _tables(metrics: DemoMetrics | None) -> str:
+    head = "<h2>Metrics</h2>"
+    if metrics is None:
+        return head + PENDING
+    t = metrics.headline_temperature
+    header = ["Model", "T", "Cond. BPD", "Mean pixel acc.", "Mean class acc.", "Mean class IoU"]
+    rows = [_row(display_name(r.model), r, t) for r in metrics.trained]
+    rows.append(_row("Full-Glow, untrained (step 0)", metrics.untrained, t))
+    gt = metrics.ground_truth
+    rows.append(
+        ["Ground-truth (real photos)", "—", "—", *(f"{100 * getattr(gt, m):.2f}" for m in METRICS)]
+    )
+    sweep_header = [
+        "T",
+        "trained pixel acc.",
+        "trained mIoU",
+        "untrained pixel acc.",
+        "untrained mIoU",
+    ]
+    sweep = []
+    for result in metrics.fullglow.temperatures:
+        before = metrics.untrained.at(result.temperature)
+        sweep.append(
+            [
+                temperature_cell(result.temperature),
+                percent(result.pixel_accuracy),
+                percent(result.mean_iou),
+                percent(before.pixel_accuracy) if before else "—",
+                percent(before.mean_iou) if before else "—",
+            ]
+        )
+    return (
+        head
+        + f'<p class="muted">Scores in percent (one sampling round, so ± 0.00), models at T = {t}.</p>'
+        + _table(header, rows)
+        + "<h3>Full-Glow at every temperature</h3>"
+        + _table(sweep_header, sweep)
+    )
+
+
+def render_report(root: Path) -> str:
+    """The report's HTML for the demo folder `root`.
+
+    Raises:
+        UserInputError: `root` is not a demo folder (no `demo.json`).
+    """
+    marker = root / MARKER_FILE
+    if not marker.is_file():
+        raise UserInputError(f"{root} is not a demo folder (no {MARKER_FILE})")
+    config, stages = read_marker(marker)
+    metrics = read_metrics(root / "eval")
+    height, width = config.image_size
+    when = datetime.datetime.now().strftime("%Y-%m-%d %H:%M")
+    complete = metrics is not None and all(s.done for s in stages.values())
+    state = "" if complete else ' <span class="pending">(partial: not every stage is done)</span>'
+    intro = (
+        f"<h1>Full-Glow demo{state}</h1>"
+        f'<p class="muted">{config.n_train} generated street scenes at {height}x{width}, preset '
+        f'"{escape(config.preset)}", models: {escape(", ".join(map(display_name, config.models)))}; '
+        f"written {when}.</p>"
+    )
+    body = "".join(
+        [
+            intro,
+            _summary(config, metrics, list(stages.values())),
+            _grid(root / "eval", metrics),
+            _sweep(metrics),
+            _transfer(root / "eval", metrics),
+            _loss_curves(root, config),
+            _tables(metrics),
+        ]
+    )
+    return (
+        '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
+        f"<title>Full-Glow demo report</title><style>{STYLE}</style></head>"
+        f"<body>{body}</body></html>\n"
+    )
+
+
+def write_report(root: Path | str) -> Path:
+    """Write `root/report.html` atomically from what the demo folder holds; return its path."""
+    root = Path(root)
+    path = root / REPORT_FILE
+    atomic_write_text(path, render_report(root))
+    return path

@@ -1,0 +1,164 @@
+"""`fullglow demo` end to end at a tiny size, its resumption and refusals, and the SVG charts."""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+import re
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from fullglow.cli import main
+from fullglow.demo import DemoConfig, run_demo
+from fullglow.demo import pipeline as demo_pipeline
+from fullglow.demo.folder import MARKER_FILE
+from fullglow.demo.results import read_metrics
+from fullglow.demo.svg import Series, line_chart, nice_ticks
+from fullglow.errors import UserInputError
+from fullglow.evaluation.report import METRICS
+
+TINY = DemoConfig(
+    image_size=(16, 32),
+    preset="tiny",
+    minutes=10.0,  # not binding: training stops after max_steps, so the test is deterministic
+    n_train=16,
+    n_val=4,
+    batch_size=4,
+    max_steps=20,
+    segmenter_steps=15,
+    n_grid=2,
+    temperatures=(0.0, 0.7, 0.8, 1.0),
+    device="cpu",
+)
+
+
+def _stages(out: Path) -> dict[str, dict]:
+    return {s["name"]: s for s in json.loads((out / MARKER_FILE).read_text())["stages"]}
+
+
+def _data_uris(html: str) -> list[bytes]:
+    return [base64.b64decode(m) for m in re.findall(r'src="data:image/png;base64,([^"]+)"', html)]
+
+
+@pytest.mark.slow
+def test_demo_runs_resumes_after_interrupt_and_reports(tmp_path, monkeypatch):
+    out = tmp_path / "demo"
+
+    # Run 1: Ctrl-C during the evaluation; the finished stages and a partial report remain.
+    def interrupted(self):
+        raise KeyboardInterrupt
+
+    with monkeypatch.context() as patch:
+        patch.setattr(demo_pipeline._Demo, "evaluate", interrupted)
+        with pytest.raises(KeyboardInterrupt):
+            run_demo(TINY, out)
+    before = _stages(out)
+    assert [before[s]["done"] for s in ("data", "segmenter", "train-fullglow")] == [True] * 3
+    assert "evaluate" not in before
+    partial = (out / "report.html").read_text()
+    assert "partial" in partial and "Not done yet" in partial
+
+    # Run 2 resumes: earlier stages are skipped (their times unchanged), the evaluation runs.
+    checkpoints = sorted((out / "runs" / "fullglow" / "checkpoints").iterdir())
+    result = run_demo(TINY, out)
+    after = _stages(out)
+    for name in ("data", "segmenter", "train-fullglow"):
+        assert after[name] == before[name]
+    assert sorted((out / "runs" / "fullglow" / "checkpoints").iterdir()) == checkpoints
+    assert after["evaluate"]["done"]
+    assert after["train-fullglow"]["note"].startswith("20 steps")
+
+    # The metrics file is complete and the headline numbers are the report's.
+    metrics = read_metrics(out / "eval")
+    assert metrics == result.metrics
+    for report in (metrics.fullglow, metrics.untrained):
+        assert [t.temperature for t in report.temperatures] == list(TINY.temperatures)
+        assert report.n_images == TINY.n_val and np.isfinite(report.bpd)
+        for t in report.temperatures:
+            assert all(0.0 <= t.stat(m).mean <= 1.0 for m in METRICS)
+    # 20 Adam steps lower the conditional BPD of held-out photos below the step-0 model's.
+    assert metrics.fullglow.bpd < metrics.untrained.bpd
+    head = metrics.headline()
+    assert head.temperature == TINY.headline_temperature
+    assert head.trained_miou == metrics.fullglow.at(0.7).mean_iou.mean
+    assert head.untrained_miou == metrics.untrained.at(0.7).mean_iou.mean
+
+    html = (out / "report.html").read_text()
+    assert "partial" not in html
+    assert f"{100 * head.trained_miou:.1f}%" in html
+    assert f"{100 * head.untrained_miou:.1f}%" in html
+    assert html.count("<svg") == 3  # two sweep plots and the loss curve
+    images = _data_uris(html)
+    n_columns = len(metrics.grid_columns)  # label, real, T = 0.7 / 0.8 / 1.0, untrained
+    assert n_columns == 6
+    assert len(images) == TINY.n_grid * n_columns + 5  # the grid and the content transfer
+    for png in images:
+        assert Image.open(io.BytesIO(png)).size == (32, 16)
+    assert not re.search(r'(src|href)="(?!data:)', html)  # self-contained: nothing linked
+
+    # Run 3: everything is done; nothing is redone and the summary is the same.
+    again = run_demo(TINY, out)
+    assert _stages(out) == after
+    assert again.metrics == metrics
+
+
+def test_demo_refuses_foreign_or_incompatible_folders(tmp_path):
+    foreign = tmp_path / "photos"
+    foreign.mkdir()
+    (foreign / "holiday.png").write_bytes(b"not a demo")
+    with pytest.raises(UserInputError, match="not a demo folder"):
+        run_demo(TINY, foreign)
+    assert sorted(p.name for p in foreign.iterdir()) == ["holiday.png"]
+
+    demo = tmp_path / "demo"
+    demo.mkdir()
+    (demo / MARKER_FILE).write_text(
+        json.dumps({"format": "fullglow-demo/1", "config": TINY.to_dict(), "stages": []})
+    )
+    other = DemoConfig(**{**TINY.to_dict(), "image_size": (32, 32)})
+    with pytest.raises(UserInputError, match="image_size"):
+        run_demo(other, demo)
+
+
+def test_cli_reports_a_refused_folder_without_traceback(tmp_path, capsys):
+    (tmp_path / "notes.txt").write_text("mine")
+    assert main(["demo", "--out", str(tmp_path), "--size", "16x32", "--minutes", "1"]) == 2
+    assert "not a demo folder" in capsys.readouterr().err
+
+
+def test_demo_config_rejects_bad_settings():
+    with pytest.raises(UserInputError, match="lack"):
+        DemoConfig(temperatures=(0.5, 1.0))
+    with pytest.raises(UserInputError, match="minutes"):
+        DemoConfig(minutes=0)
+
+
+def test_nice_ticks_are_round_and_cover_the_range():
+    assert nice_ticks(0.0, 1.0) == [0.0, 0.2, 0.4, 0.6, 0.8, 1.0]
+    assert nice_ticks(3.2, 7.9) == [3.0, 4.0, 5.0, 6.0, 7.0, 8.0]
+    assert nice_ticks(0.0, 100.0) == [0.0, 20.0, 40.0, 60.0, 80.0, 100.0]
+    assert nice_ticks(5.0, 5.0) == [4.5, 5.0, 5.5]
+
+
+def test_line_chart_maps_points_into_the_plot_area():
+    svg = line_chart(
+        [Series("a", ((0.0, 0.0), (1.0, 100.0))), Series("b", ((0.5, float("nan")),))],
+        title="t <&>",
+        x_label="T",
+        y_label="%",
+        width=200,
+        height=160,
+        y_range=(0.0, 100.0),
+    )
+    root = ET.fromstring(svg)  # well-formed, escaped XML
+    ns = {"s": "http://www.w3.org/2000/svg"}
+    lines = root.findall("s:polyline", ns)
+    assert len(lines) == 1  # the all-NaN series draws nothing
+    (x0, y0), (x1, y1) = (tuple(map(float, p.split(","))) for p in lines[0].get("points").split())
+    # Plot area: left 58, right 200 - 14, top 28, bottom 160 - 62.
+    assert (x0, y0, x1, y1) == (58.0, 98.0, 186.0, 28.0)
