@@ -44,8 +44,13 @@ class FlowStep(nn.Module):
         y, logdet, _ = self.forward_traced(x)
         return y, logdet
 
-    def inverse(self, y: Tensor) -> tuple[Tensor, Tensor]:
+    def inverse_traced(self, y: Tensor) -> tuple[Tensor, Tensor, StepTrace]:
+        """Inverse pass that also returns the trace: its intermediates are the forward's."""
         w, logdet_c = self.coupling.inverse(y)
         a, logdet_w = self.invconv.inverse(w)
         x, logdet_a = self.actnorm.inverse(a)
-        return x, logdet_a + logdet_w + logdet_c
+        return x, logdet_a + logdet_w + logdet_c, StepTrace(a, w, y)
+
+    def inverse(self, y: Tensor) -> tuple[Tensor, Tensor]:
+        x, logdet, _ = self.inverse_traced(y)
+        return x, logdet

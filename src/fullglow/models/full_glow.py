@@ -32,7 +32,7 @@ class JointStep(ChainStep):
     """Source step `(l, k)` and target step `(l, k)` as one two-stream invertible step.
 
     The target step reads the source step's trace, so the pair is invertible given only its
-    outputs: invert the source step, recompute its trace, invert the target step. This is what
+    outputs: invert the source step (its intermediates are the trace), invert the target step. This is what
     lets `run_chain` train Full-Glow with memory that does not grow with depth.
     """
 
@@ -51,8 +51,7 @@ class JointStep(ChainStep):
     def inverse(self, states: States, context: States) -> States:
         y_a, y_b = states
         side = context[0] if context else None
-        x_a, _ = self.source.inverse(y_a)
-        _, _, trace = self.source.forward_traced(x_a)
+        x_a, _, trace = self.source.inverse_traced(y_a)
         x_b, _ = self.target.inverse(y_b, trace, side)
         return x_a, x_b
 
