@@ -1,0 +1,160 @@
+"""End to end through the command line: train a tiny model and a segmenter, evaluate, compare,
+sample, transfer; and the commands' errors on bad input."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import pytest
+
+from fullglow.cli import main
+from fullglow.data import CityscapesDataset
+from fullglow.evaluation import compare as compare_module
+from fullglow.training import TrainConfig, train
+
+SIZE = (16, 32)
+
+
+@pytest.fixture(scope="module")
+def trained(synthetic_root: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """A Full-Glow run trained for two steps and a segmenter trained for three, at 16x32."""
+    folder = tmp_path_factory.mktemp("e2e")
+    config = TrainConfig(
+        model="fullglow", preset="tiny", image_size=SIZE, data=str(synthetic_root), steps=2,
+        batch_size=4, val_every=0, sample_every=0, log_every=1,
+    )  # fmt: skip
+    train(config, folder / "run")
+    segmenter = folder / "segmenter"
+    assert main([
+        "train-segmenter", "--data", str(synthetic_root), "--out", str(segmenter),
+        "--image-size", "16x32", "--steps", "3", "--width", "4", "--batch-size", "4",
+        "--device", "cpu",
+    ]) == 0  # fmt: skip
+    return folder / "run", segmenter
+
+
+def _scores_in_range(scores: dict) -> bool:
+    return set(scores) == {"pixel_accuracy", "class_accuracy", "mean_iou"} and all(
+        0.0 <= v <= 1.0 for v in scores.values()
+    )
+
+
+def test_evaluate_writes_a_complete_metrics_json(
+    trained: tuple[Path, Path], synthetic_root: Path, capsys: pytest.CaptureFixture
+) -> None:
+    run, segmenter = trained
+    assert main([
+        "evaluate", "--run", str(run), "--data", str(synthetic_root), "--segmenter",
+        str(segmenter), "--temperatures", "0.0,1.0", "--rounds", "2", "--bpd-draws", "1",
+        "--batch-size", "4", "--device", "cpu",
+    ]) == 0  # fmt: skip
+    assert "| Full-Glow |" in capsys.readouterr().out
+    assert sorted(p.name for p in (run / "eval").iterdir()) == [
+        "metrics.json", "table1.md", "table2.md",
+    ]  # fmt: skip
+    metrics = json.loads((run / "eval" / "metrics.json").read_text())
+    assert metrics["model"] == "fullglow"
+    assert metrics["split"] == "val" and metrics["n_images"] == 4
+    assert metrics["image_size"] == list(SIZE)
+    assert math.isfinite(metrics["bpd"]) and 0 < metrics["bpd"] < 16
+    assert metrics["segmenter"] == str(segmenter.resolve())
+    assert [t["temperature"] for t in metrics["temperatures"]] == [0.0, 1.0]
+    for entry in metrics["temperatures"]:
+        assert len(entry["rounds"]) == 2
+        assert all(_scores_in_range(r) for r in entry["rounds"])
+        for name in ("pixel_accuracy", "class_accuracy", "mean_iou"):
+            values = [r[name] for r in entry["rounds"]]
+            assert entry[name]["mean"] == pytest.approx(sum(values) / 2)
+            assert entry[name]["std"] == pytest.approx(abs(values[0] - values[1]) / 2)
+    zero = metrics["temperatures"][0]
+    assert zero["rounds"][0] == zero["rounds"][1]  # T = 0 draws nothing
+    assert _scores_in_range(metrics["ground_truth"])
+    assert not [p for p in run.iterdir() if p.name.startswith(".")]
+
+
+def test_compare_reuses_matching_metrics_and_adds_a_temperature(
+    trained: tuple[Path, Path],
+    synthetic_root: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture,
+) -> None:
+    run, segmenter = trained
+    common = [
+        str(run), "--data", str(synthetic_root), "--segmenter", str(segmenter), "--rounds", "2",
+        "--bpd-draws", "1", "--batch-size", "4", "--device", "cpu",
+    ]  # fmt: skip
+    if not (run / "eval" / "metrics.json").is_file():
+        assert main(["compare", *common, "--temperature", "1.0"]) == 0
+    before = json.loads((run / "eval" / "metrics.json").read_text())
+    evaluated = []
+    real_evaluate = compare_module.evaluate_model
+    monkeypatch.setattr(
+        compare_module,
+        "evaluate_model",
+        lambda *a, **k: evaluated.append(a[-1]) or real_evaluate(*a, **k),
+    )
+    assert main(["compare", *common, "--temperature", "1.0"]) == 0
+    assert evaluated == []
+    table = capsys.readouterr().out.splitlines()
+    assert table[2].startswith(f"| Full-Glow | {before['bpd']:.3f} |")
+    assert table[3].startswith("| Ground-truth | — |")
+
+    assert main(["compare", *common, "--temperature", "0.5"]) == 0
+    assert [s.temperatures for s in evaluated] == [(0.5,)]
+    assert evaluated[0].compute_bpd is False
+    after = json.loads((run / "eval" / "metrics.json").read_text())
+    assert [t["temperature"] for t in after["temperatures"]] == [0.0, 0.5, 1.0]
+    assert after["bpd"] == before["bpd"]
+
+
+def test_sample_and_transfer_commands(
+    trained: tuple[Path, Path], synthetic_root: Path, tmp_path: Path
+) -> None:
+    run, _ = trained
+    out = tmp_path / "samples"
+    assert main([
+        "sample", "--run", str(run), "--data", str(synthetic_root), "--split", "val",
+        "--temperature", "0.7", "--rounds", "1", "--out", str(out), "--device", "cpu",
+    ]) == 0  # fmt: skip
+    labels = CityscapesDataset(synthetic_root, "val")
+    written = sorted(out.glob("round_1/leftImg8bit/val/*/*_leftImg8bit.png"))
+    assert [p.name for p in written] == sorted(f"{r.stem}_leftImg8bit.png" for r in labels.records)
+    record = labels.records[0]
+    assert main([
+        "transfer", "--run", str(run), "--content-photo", str(record.photo_path),
+        "--content-label", str(record.label_ids_path), "--structure-label",
+        str(labels.records[1].colour_path), "--out", str(tmp_path / "t.png"), "--device", "cpu",
+    ]) == 0  # fmt: skip
+    assert (tmp_path / "t.png").is_file()
+
+
+def test_commands_report_bad_input_without_traceback(
+    trained: tuple[Path, Path],
+    synthetic_root: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture,
+) -> None:
+    run, segmenter = trained
+    empty_run = tmp_path / "empty"
+    empty_run.mkdir()
+    code = main([
+        "evaluate", "--run", str(empty_run), "--data", str(synthetic_root), "--segmenter",
+        str(segmenter), "--device", "cpu",
+    ])  # fmt: skip
+    assert code == 2
+    assert "nothing to evaluate" in capsys.readouterr().err
+    code = main([
+        "evaluate", "--run", str(run), "--data", str(synthetic_root), "--segmenter",
+        str(segmenter), "--temperatures", "0.5,hot", "--device", "cpu",
+    ])  # fmt: skip
+    assert code == 2
+    assert "'hot' is not a number" in capsys.readouterr().err
+    code = main([
+        "augment", "--run", str(run), "--labels", str(tmp_path), "--out", str(tmp_path / "a"),
+        "--device", "cpu",
+    ])  # fmt: skip
+    assert code == 2
+    assert "missing folder" in capsys.readouterr().err
+    assert not (tmp_path / "a").exists()
