@@ -194,7 +194,7 @@ CGLOW_V1_PRESETS = {
     "tiny": CGlowConfig(
         image_size=(16, 16),
         n_blocks=2,
-        n_flows=2,
+        n_flows=1,
         hidden_channels=16,
         feature_channels=8,
         feature_layers=3,
