@@ -50,12 +50,16 @@ def bench_speed(sizes: list[tuple[int, int]], frames: int) -> None:
 
 
 def picture(path: Path, count: int, size: tuple[int, int]) -> None:
-    """A grid of `count` generated pairs, colour label | photo, one pair per row."""
+    """A grid of `count` generated frames, one per row: colour label | photo | the same label
+    map rendered under another style (another photo it admits)."""
+    gap = np.full((size[0], 4, 3), 255, dtype=np.uint8)
     rows = []
     for index in range(count):
-        frame = render_frame(size, *frame_seeds(0, "train", index))
-        gap = np.full((size[0], 4, 3), 255, dtype=np.uint8)
-        rows.append(np.concatenate([label_ids_to_colours(frame.label_ids), gap, frame.photo], 1))
+        layout_seed, style_seed = frame_seeds(0, "train", index)
+        frame = render_frame(size, layout_seed, style_seed)
+        other = render_frame(size, layout_seed, [*style_seed, 1])
+        colour = label_ids_to_colours(frame.label_ids)
+        rows.append(np.concatenate([colour, gap, frame.photo, gap, other.photo], 1))
         rows.append(np.full((4, rows[-1].shape[1], 3), 255, dtype=np.uint8))
     Image.fromarray(np.concatenate(rows[:-1], 0)).save(path, optimize=True)
     print(f"wrote {path}")

@@ -44,18 +44,6 @@ def _segment_heights(row: Row, t: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return index, height + np.where(is_hedge, ragged, 0.0)
 
 
-def _row_hits(
-    row: Row, t: np.ndarray, depth: np.ndarray, y: np.ndarray
-) -> tuple[np.ndarray, np.ndarray]:
-    """Depth `(H, W)` of the hits on `row` (inf where missed) and the segment index per column.
-
-    `t` `(W,)` is the position along the row, `depth` the hit depth (`(W,)` for side rows,
-    scalar for the far end) and `y` `(H, W)` the ray's height there."""
-    index, height = _segment_heights(row, np.where(np.isfinite(t), t, 0.0))
-    hit = (y >= 0.0) & (y <= height[None, :]) & np.isfinite(depth)
-    return np.where(hit, np.broadcast_to(depth, y.shape), np.inf), index
-
-
 class _Points(NamedTuple):
     """Points on facades: their segment, metres from the segment's start, and height."""
 
@@ -159,9 +147,10 @@ def _ground(
     part = label == ROAD  # asphalt grain, darker tyre tracks, paint
     xr, zr = x[part], z[part]
     road = style.road * (1.0 + style.road_texture * _grain(rng, xr.size))
-    tracks = np.array([c + d for c in street.lane_centres for d in (-0.75, 0.75)], dtype=np.float32)
-    road[np.min(np.abs(xr[:, None] - tracks[None, :]), axis=1) < 0.3] *= 0.9
-    paint = _markings(style, street, xr, zr)
+    lane = (xr - street.lane_centres[0]) / street.lane_width + 0.5  # lane i spans [i, i + 1)
+    from_centre = np.abs(_fract(lane) - 0.5) * street.lane_width
+    road[np.abs(from_centre - 0.75) < 0.3] *= 0.9  # tyre tracks
+    paint = _markings(style, street, xr, lane, zr)
     road[paint] = style.marking * (0.85 + 0.1 * _grain(rng, int(paint.sum())))
     colour[part] = road
 
@@ -181,23 +170,24 @@ def _ground(
     return colour
 
 
-def _markings(style: Style, street: Street, x: np.ndarray, z: np.ndarray) -> np.ndarray:
-    paint = np.zeros(x.shape, dtype=bool)
-    centres = street.lane_centres
-    for i in range(len(centres) - 1):
-        boundary = (centres[i] + centres[i + 1]) / 2
-        line = np.abs(x - boundary) < 0.07
-        centre_line = i + 1 == street.oncoming_lanes
-        if centre_line and not style.dashed_centre:
-            paint |= line
-        else:
-            paint |= line & (_fract(z / 9.0) < 0.35)
+def _markings(
+    style: Style, street: Street, x: np.ndarray, lane: np.ndarray, z: np.ndarray
+) -> np.ndarray:
+    """Painted road points `(x, 0, z)`; `lane` is x in lanes (lane `i` spans `[i, i + 1)`)."""
+    width = street.lane_width
+    boundary = np.rint(lane)
+    line = (np.abs(lane - boundary) * width < 0.07) & (boundary >= 1)
+    line &= boundary <= len(street.lane_centres) - 1
+    dashed = _fract(z / 9.0) < 0.35
+    if not style.dashed_centre:  # a solid line between the two directions
+        dashed |= boundary == street.oncoming_lanes
+    paint = line & dashed
     if style.edge_lines:
         paint |= np.abs(x - (street.road[0] + 0.35)) < 0.07
         paint |= np.abs(x - (street.road[1] - 0.35)) < 0.07
     if style.crosswalk_z:
         crossing = (z > style.crosswalk_z) & (z < style.crosswalk_z + 4.0)
-        paint |= crossing & (_fract(x / 1.0) < 0.5) & (x > street.road[0]) & (x < street.road[1])
+        paint |= crossing & (_fract(x) < 0.5)
     return paint
 
 
@@ -220,70 +210,76 @@ def _fogged(style: Style, colour: np.ndarray, depth: np.ndarray) -> np.ndarray:
     return colour * (1.0 - fog) + style.haze * fog
 
 
+def _columns(camera: Camera, street: Street, du: np.ndarray) -> tuple[np.ndarray, ...]:
+    """For each column: which row it meets (1 left, 2 right, 3 far end, -1 none), the depth, the
+    position along the row, the segment and the segment's top (with ragged hedge tops).
+
+    A column's ray meets at most one vertical surface: the side facades stop at the far end's
+    plane, and the far end spans only the X between them.
+    """
+    width = du.size
+    kind = np.full(width, -1)
+    depth = np.full(width, np.inf)
+    along = np.zeros(width)
+    end_z = street.end.offset
+    with np.errstate(divide="ignore"):
+        for k, (row, sign) in enumerate(((street.left, -1.0), (street.right, 1.0)), start=1):
+            z = np.where(du * sign > 0, row.offset / du, np.inf)
+            hit = z < end_z
+            kind[hit], depth[hit], along[hit] = k, z[hit], z[hit]
+    end_x = du * end_z
+    hit = (kind < 0) & (end_x > street.left.offset) & (end_x < street.right.offset)
+    kind[hit], depth[hit], along[hit] = 3, end_z, end_x[hit] - street.left.offset
+    segment = np.zeros(width, dtype=np.intp)
+    top = np.zeros(width)
+    for k, row in enumerate((street.left, street.right, street.end), start=1):
+        cols = kind == k
+        segment[cols], top[cols] = _segment_heights(row, along[cols])
+    return kind, depth, along, segment, top
+
+
 def render_background(
     canvas: Canvas, camera: Camera, street: Street, style: Style, rng: np.random.Generator
 ) -> None:
     """Paint the street's ground, facades, far end and sky onto every pixel of `canvas`."""
     shape = (canvas.height, canvas.width)
-    du = ((np.arange(canvas.width, dtype=np.float32) + 0.5 - camera.cx) / camera.fx).astype(
-        np.float32
-    )
-    dv = ((np.arange(canvas.height, dtype=np.float32) + 0.5 - camera.horizon) / camera.fy).astype(
-        np.float32
-    )
-    inf = np.float32(np.inf)
-    end_z = np.float32(street.end.offset)
+    du = (np.arange(canvas.width) + 0.5 - camera.cx) / camera.fx
+    v = np.arange(canvas.height, dtype=np.float32) + 0.5
+    dv = (v - camera.horizon) / camera.fy
+    kind, depth, along, segment, top = _columns(camera, street, du)
 
-    # depth of every surface along every pixel's ray (inf where missed), nearest wins
-    ground_z = np.where(dv > 0, camera.eye / np.maximum(dv, 1e-9), inf).astype(np.float32)
-    depths = [np.broadcast_to(ground_z[:, None], shape)]
-    along, segment = [], []
-    for row, sign in ((street.left, -1.0), (street.right, 1.0)):
-        with np.errstate(divide="ignore"):
-            z = np.where(du * sign > 0, np.float32(row.offset) / du, inf)
-        z = np.where(z < end_z, z, inf)
-        y = camera.eye - dv[:, None] * np.where(np.isfinite(z), z, 0.0)[None, :]
-        depth, index = _row_hits(row, z, z, y)
-        depths.append(depth)
-        along.append(z)
-        segment.append(index)
-    end_x = du * end_z
-    inside = (end_x > street.left.offset) & (end_x < street.right.offset)
-    y_end = np.broadcast_to(camera.eye - dv[:, None] * end_z, shape)
-    end_t = end_x - np.float32(street.left.offset)
-    depth, index = _row_hits(street.end, end_t, np.where(inside, end_z, inf), y_end)
-    depths.append(depth)
-    along.append(end_t)
-    segment.append(index)
-
-    stack = np.stack(depths)  # (4, H, W)
-    surface = np.argmin(stack, axis=0)
-    depth = np.take_along_axis(stack, surface[None], axis=0)[0]
-    surface[~np.isfinite(depth)] = -1  # sky
+    # a vertical surface at depth z with top height h covers the rows between its top edge and
+    # its foot; below the horizon, everything else is ground (also above low walls), and the
+    # rest is sky
+    with np.errstate(divide="ignore", invalid="ignore"):
+        foot = camera.horizon + camera.fy * camera.eye / depth
+        head = camera.horizon + camera.fy * (camera.eye - top) / depth
+    vertical = (v[:, None] >= head[None, :]) & (v[:, None] < foot[None, :])
+    surface = np.where(vertical, kind[None, :], np.where(dv > 0, _GROUND, -1)[:, None])
 
     sky = _sky(rng, style, camera, shape)
     canvas.photo[: sky.shape[0]] = sky
-    canvas.label[:] = SKY
+    canvas.instance[:] = SKY
     lit_left = style.lit if style.sun_side > 0 else style.shade
     lit_right = style.shade if style.sun_side > 0 else style.lit
     lights = (lit_left, lit_right, 0.5 * (style.lit + style.shade))
     for k, (row, light) in enumerate(
-        zip((street.left, street.right, street.end), lights, strict=True)
+        zip((street.left, street.right, street.end), lights, strict=True), start=1
     ):
-        rows, cols = np.nonzero(surface == k + 1)
+        rows, cols = np.nonzero(surface == k)
         if not rows.size:
             continue
-        z = depth[rows, cols]
+        z = depth[cols].astype(np.float32)
         y = camera.eye - dv[rows] * z
         facades = _Facades(row, style, rng, light)
-        index = segment[k][cols]
-        colour = facades.shade(index, along[k][cols], y)
+        index = segment[cols]
+        colour = facades.shade(index, along[cols].astype(np.float32), y)
         canvas.photo[rows, cols] = _fogged(style, colour, z)
-        canvas.label[rows, cols] = facades.label[index]
+        canvas.instance[rows, cols] = facades.label[index]
 
     rows, cols = np.nonzero(surface == _GROUND)
-    z = depth[rows, cols]
-    x = du[cols] * z
+    z = camera.eye / dv[rows]
+    x = du[cols].astype(np.float32) * z
     label = np.full(z.shape, TERRAIN, dtype=np.uint8)  # behind low walls and fences
     for band in street.bands:
         label[(x >= band.x0) & (x < band.x1)] = band.label
@@ -295,5 +291,4 @@ def render_background(
         reach = row.offset - np.sign(row.offset) * height * style.shadow_length
         colour[(x > reach) if style.sun_side > 0 else (x < reach)] *= style.shade / style.lit
     canvas.photo[rows, cols] = _fogged(style, colour, z)
-    canvas.label[rows, cols] = label
-    canvas.instance[:] = canvas.label
+    canvas.instance[rows, cols] = label

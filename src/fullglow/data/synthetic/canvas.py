@@ -22,13 +22,13 @@ class Region(NamedTuple):
 
 
 class Canvas:
-    """The photo `(H, W, 3)` float32 (linear, 0..1), label ids `(H, W)` uint8 and instance ids
-    `(H, W)` int32 of one frame, painted together so they can never disagree."""
+    """The photo `(H, W, 3)` float32 (0..1) and instance ids `(H, W)` int32 of one frame, painted
+    together so they can never disagree. Instance ids follow Cityscapes (`label * 1000 + k` on
+    things, the label id elsewhere), so they also hold the label ids (`label_ids`)."""
 
     def __init__(self, height: int, width: int) -> None:
         self.height, self.width = height, width
         self.photo = np.zeros((height, width, 3), dtype=np.float32)
-        self.label = np.zeros((height, width), dtype=np.uint8)
         self.instance = np.zeros((height, width), dtype=np.int32)
         self._v = (np.arange(height, dtype=np.float32) + 0.5)[:, None]
         self._u = (np.arange(width, dtype=np.float32) + 0.5)[None, :]
@@ -58,7 +58,7 @@ class Canvas:
         )
         side = a * box.v - b * box.u + c  # (N, h, w)
         mask = np.all(side >= 0 if area >= 0 else side <= 0, axis=0)
-        return box._replace(mask=mask) if mask.any() else None
+        return box._replace(mask=mask)
 
     def ellipse(self, cu: float, cv: float, ru: float, rv: float) -> Region | None:
         """The pixels whose centres lie inside the axis-aligned ellipse."""
@@ -66,18 +66,16 @@ class Canvas:
         if box is None or ru <= 0 or rv <= 0:
             return None
         mask = ((box.u - cu) / ru) ** 2 + ((box.v - cv) / rv) ** 2 <= 1.0
-        return box._replace(mask=mask) if mask.any() else None
+        return box._replace(mask=mask)
 
-    def paint(
-        self,
-        region: Region | None,
-        colour: np.ndarray,
-        label: int | None = None,
-        instance: int | None = None,
-    ) -> None:
-        """Set the photo to `colour` (`(3,)`, `(h, 1, 3)` or `(h, w, 3)`) inside `region`; with
-        `label`, also set the label ids and instance ids there (`instance` defaults to the label
-        id)."""
+    def label_ids(self) -> np.ndarray:
+        """The label ids `(H, W)` uint8 of the painted instances."""
+        ids = self.instance
+        return np.where(ids >= 1000, ids // 1000, ids).astype(np.uint8)
+
+    def paint(self, region: Region | None, colour: np.ndarray, instance: int) -> None:
+        """Set the photo to `colour` (`(3,)`, `(h, 1, 3)` or `(h, w, 3)`) and the instance id to
+        `instance` (a label id for stuff) inside `region`."""
         if region is None:
             return
         photo = self.photo[region.rows, region.cols]
@@ -85,11 +83,7 @@ class Canvas:
             photo[region.mask] = colour
         else:
             photo[region.mask] = np.broadcast_to(colour, photo.shape)[region.mask]
-        if label is not None:
-            self.label[region.rows, region.cols][region.mask] = label
-            self.instance[region.rows, region.cols][region.mask] = (
-                label if instance is None else instance
-            )
+        self.instance[region.rows, region.cols][region.mask] = instance
 
     def darken(self, region: Region | None, factor: float) -> None:
         """Multiply the photo inside `region` by `factor` (shadows; labels are unchanged)."""

@@ -67,7 +67,7 @@ class Row:
 @dataclass(frozen=True)
 class Street:
     lane_width: float
-    lane_centres: tuple[float, ...]
+    lane_centres: tuple[float, ...]  # evenly spaced, left to right
     oncoming_lanes: int  # the first lanes from the left carry oncoming traffic
     road: tuple[float, float]  # X of the left and right kerbs
     bands: tuple[Band, ...]
@@ -157,7 +157,8 @@ def _street(rng: np.random.Generator) -> Street:
     own = int(rng.integers(n_lanes))
     two_way = n_lanes >= 2 and rng.random() < 0.6
     oncoming = int(rng.integers(1, own + 1)) if two_way and own > 0 else 0
-    centres = tuple((i - own) * lane_width + rng.uniform(-0.3, 0.3) for i in range(n_lanes))
+    shift = rng.uniform(-0.4, 0.4)  # the camera is rarely in the middle of its lane
+    centres = tuple((i - own) * lane_width + shift for i in range(n_lanes))
     left_kerb = centres[0] - lane_width / 2 - rng.uniform(0.0, 2.5)
     right_kerb = centres[-1] + lane_width / 2 + rng.uniform(0.0, 2.5)
 

@@ -13,7 +13,6 @@ from fullglow.data.synthetic.canvas import Canvas, Region, smooth_noise
 from fullglow.data.synthetic.layout import (
     BUS,
     CAR,
-    PERSON,
     POLE,
     TRAFFIC_LIGHT,
     TRAFFIC_SIGN,
@@ -41,13 +40,14 @@ _DETAIL_PIXELS = 14.0  # things shorter than this on screen are drawn without th
 
 
 class _Painter:
-    """Draws the parts of one thing at depth `z`, fogged by distance, with one label/instance."""
+    """Draws the parts of one thing at depth `z`, fogged by distance, as one instance (a label
+    id for stuff, `label * 1000 + k` for things)."""
 
     def __init__(
-        self, canvas: Canvas, camera: Camera, style: Style, z: float, label: int, instance: int
+        self, canvas: Canvas, camera: Camera, style: Style, z: float, instance: int
     ) -> None:
         self.canvas, self.camera, self.style = canvas, camera, style
-        self.label, self.instance = label, instance
+        self.instance = instance
         self.fog = 1.0 - float(np.exp(-z / style.fog_distance))
 
     def tone(self, colour: np.ndarray) -> np.ndarray:
@@ -73,7 +73,7 @@ class _Painter:
             v = region.v
             ramp = (v - v[0, 0]) / max(float(v[-1, 0] - v[0, 0]), 1.0)
             shaded = colour * (top + (bottom - top) * ramp)[..., None]  # (h, 1, 3)
-        self.canvas.paint(region, self.tone(shaded), self.label, self.instance)
+        self.canvas.paint(region, self.tone(shaded), self.instance)
 
     def shadow(self, x0: float, x1: float, z0: float, z1: float, factor: float) -> None:
         """Darken the ground under a footprint (the labels there stay the ground's)."""
@@ -198,7 +198,7 @@ def _lights(painter: _Painter, face: list[Point], oncoming: bool, t0: float, t1:
 def _vehicle(
     canvas: Canvas, camera: Camera, vehicle: Vehicle, style: Style, rng: np.random.Generator
 ) -> None:
-    painter = _Painter(canvas, camera, style, vehicle.z, vehicle.label, vehicle.instance)
+    painter = _Painter(canvas, camera, style, vehicle.z, vehicle.instance)
     x0, x1 = vehicle.x - vehicle.width / 2, vehicle.x + vehicle.width / 2
     z0, z1 = vehicle.z, vehicle.z + vehicle.length
     front_light = 0.5 * (style.lit + style.shade)
@@ -275,7 +275,7 @@ def _vehicle(
 def _pedestrian(
     canvas: Canvas, camera: Camera, person: Pedestrian, style: Style, rng: np.random.Generator
 ) -> None:
-    painter = _Painter(canvas, camera, style, person.z, PERSON, person.instance)
+    painter = _Painter(canvas, camera, style, person.z, person.instance)
     x, z, h = person.x, person.z, person.height
     k = h / 1.75  # body proportions scale with height
     painter.shadow(x - 0.35, x + 0.35, z - 0.25, z + 0.3, 0.55)
@@ -337,7 +337,6 @@ def _metal(painter: _Painter, region: Region | None, colour: np.ndarray) -> None
     painter.canvas.paint(
         region,
         painter.tone(colour * (0.75 + 0.5 * painter.style.sun_side * across)[..., None]),
-        painter.label,
         painter.instance,
     )
 
@@ -345,7 +344,7 @@ def _metal(painter: _Painter, region: Region | None, colour: np.ndarray) -> None
 def _sign(
     canvas: Canvas, camera: Camera, pole: Pole, style: Style, rng: np.random.Generator
 ) -> None:
-    painter = _Painter(canvas, camera, style, pole.z, TRAFFIC_SIGN, TRAFFIC_SIGN)
+    painter = _Painter(canvas, camera, style, pole.z, TRAFFIC_SIGN)
     x, y, z, r = pole.x, pole.sign_height, pole.z - 0.05, pole.sign_size / 2
     red, white, blue = np.array([0.75, 0.08, 0.08]), np.full(3, 0.92), np.array([0.1, 0.25, 0.65])
     light = 0.5 * (style.lit + style.shade)
@@ -377,7 +376,7 @@ def _sign(
 def _traffic_light(
     canvas: Canvas, camera: Camera, pole: Pole, style: Style, rng: np.random.Generator
 ) -> None:
-    painter = _Painter(canvas, camera, style, pole.z, TRAFFIC_LIGHT, TRAFFIC_LIGHT)
+    painter = _Painter(canvas, camera, style, pole.z, TRAFFIC_LIGHT)
     x, y, z = pole.x, pole.light_height, pole.z - 0.1
     housing = [(x - 0.17, y, z), (x + 0.17, y, z), (x + 0.17, y + 0.9, z), (x - 0.17, y + 0.9, z)]
     painter.fill(painter.polygon(housing), grey(rng, 0.06, 0.18), 1.1, 0.9)
@@ -393,7 +392,7 @@ def _traffic_light(
 def _pole(
     canvas: Canvas, camera: Camera, pole: Pole, style: Style, rng: np.random.Generator
 ) -> None:
-    painter = _Painter(canvas, camera, style, pole.z, POLE, POLE)
+    painter = _Painter(canvas, camera, style, pole.z, POLE)
     colour = grey(rng, 0.3, 0.65) if rng.random() < 0.8 else jitter(rng, (0.15, 0.3, 0.2), 0.05)
     x, z, w, h = pole.x, pole.z, pole.width, pole.height
     _metal(
@@ -428,7 +427,7 @@ def _pole(
 def _tree(
     canvas: Canvas, camera: Camera, tree: Tree, style: Style, rng: np.random.Generator
 ) -> None:
-    painter = _Painter(canvas, camera, style, tree.z, VEGETATION, VEGETATION)
+    painter = _Painter(canvas, camera, style, tree.z, VEGETATION)
     x, z = tree.x, tree.z
     painter.shadow(x - 1.5, x + 1.5, z - 1.0, z + 1.0, 0.75)
     bark = jitter(rng, (0.3, 0.25, 0.2), 0.05)
@@ -474,7 +473,7 @@ def _tree(
         0.6 + 0.35 * np.abs(rng.standard_normal(shape)) - 0.3 * up + 0.3 * style.sun_side * across
     )
     colour = style.vegetation * jitter(rng, np.ones(3), 0.1) * style.lit
-    canvas.paint(crown, painter.tone(colour * leaves[..., None]), VEGETATION, VEGETATION)
+    canvas.paint(crown, painter.tone(colour * leaves[..., None]), VEGETATION)
 
 
 _DRAW: dict[type, Callable[[Canvas, Camera, Thing, Style, np.random.Generator], None]] = {

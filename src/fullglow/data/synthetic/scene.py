@@ -65,4 +65,4 @@ def render_frame(
     render_background(canvas, camera, layout.street, style, style_rng)
     draw_things(canvas, camera, layout, style, style_rng)
     photo = _develop(canvas.photo, style, style_rng)
-    return SyntheticFrame(photo, canvas.label.copy(), canvas.instance.astype(np.uint16))
+    return SyntheticFrame(photo, canvas.label_ids(), canvas.instance.astype(np.uint16))
