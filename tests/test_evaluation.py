@@ -3,6 +3,7 @@ all-or-nothing outputs and the errors of bad input."""
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import json
 import math
@@ -139,6 +140,18 @@ def test_bpd_of_a_flow_does_not_depend_on_batch_size(
     other_noise = conditional_bpd(model, val, batch_size=4, draws=2, seed=4)
     assert not torch.equal(four.per_image, other_noise.per_image)
     assert (four.per_image - other_noise.per_image).abs().max() < 0.05
+
+
+def test_a_float64_model_is_evaluated_in_float64(model: nn.Module, val: CityscapesDataset) -> None:
+    double = copy.deepcopy(model).double()
+    single = conditional_bpd(model, val, batch_size=4, draws=1)
+    torch.testing.assert_close(
+        conditional_bpd(double, val, batch_size=4, draws=1).per_image, single.per_image,
+        rtol=0, atol=1e-3,
+    )  # fmt: skip
+    settings = EvaluationSettings(temperatures=(0.0,), rounds=1, batch_size=4)
+    results, _ = segmentation_scores(double, colour_segmenter(), val, settings)
+    assert 0 <= results[0].rounds[0].pixel_accuracy <= 1
 
 
 def _read_round(out: Path, dataset: CityscapesDataset, round_number: int) -> np.ndarray:

@@ -48,6 +48,7 @@ from fullglow.evaluation.sampling import (
     sequential_loader,
     side_input,
     temperatures_of,
+    to_model,
 )
 
 log = logging.getLogger(__name__)
@@ -117,8 +118,8 @@ def augment_dataset(
         offset = 0
         for batch_index, batch, records in batches_with_records(loader, labels):
             check_batch_size(model, batch, str(labels.root))
-            cond = batch.label_colour.to(device)
-            side = side_input(model, batch.boundary.to(device))
+            cond = to_model(model, batch.label_colour)
+            side = side_input(model, to_model(model, batch.boundary))
             label_files = [_label_files(labels, offset + i, r, size) for i, r in enumerate(records)]
             offset += len(records)
             for k in range(per_label):

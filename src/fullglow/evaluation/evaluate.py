@@ -46,6 +46,7 @@ from fullglow.evaluation.sampling import (
     sequential_loader,
     side_input,
     temperatures_of,
+    to_model,
 )
 from fullglow.evaluation.segmenter import predict
 from fullglow.evaluation.segmenter_io import check_segmenter, load_segmenter
@@ -150,8 +151,8 @@ def segmentation_scores(
     with tqdm(total=total, desc="sampling + segmenting", unit="batch") as bar:
         for batch_index, batch in enumerate(loader):
             check_batch_size(model, batch, str(dataset.root))
-            cond = batch.label_colour.to(device)
-            side = side_input(model, batch.boundary.to(device))
+            cond = to_model(model, batch.label_colour)
+            side = side_input(model, to_model(model, batch.boundary))
             target = batch.train_ids.to(device)
             real += confusion_matrix(
                 predict(segmenter, batch.photo.to(device), len(cond)), target, k
@@ -159,7 +160,9 @@ def segmentation_scores(
             for t_index, temperature in enumerate(temperatures):
                 for round_index in range(settings.rounds):
                     generator = batch_generator(device, settings.seed, round_index, batch_index)
-                    photos = displayable(generate(model, cond, side, temperature, generator))
+                    photos = displayable(
+                        generate(model, cond, side, temperature, generator)
+                    ).float()
                     prediction = predict(segmenter, photos, len(photos))
                     confusions[t_index, round_index] += confusion_matrix(prediction, target, k)
                     bar.update()

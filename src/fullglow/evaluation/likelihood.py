@@ -24,9 +24,9 @@ from fullglow.errors import UserInputError
 from fullglow.evaluation.sampling import (
     check_batch_size,
     derive_seed,
-    model_device,
     sequential_loader,
     side_input,
+    to_model,
 )
 from fullglow.likelihood import bits_per_dim, dequantize
 
@@ -86,17 +86,16 @@ def conditional_bpd(
     if draws < 1:
         raise UserInputError(f"dequantization draws must be >= 1, got {draws}")
     loader = sequential_loader(dataset, batch_size, num_workers)
-    device = model_device(model)
     n_bits = int(model.config.n_bits)
     totals = torch.zeros(len(dataset), dtype=torch.float64)
     offset = 0
     for batch in tqdm(loader, desc="conditional bpd", unit="batch"):
         check_batch_size(model, batch, str(dataset.root))
         size = batch.photo.shape[0]
-        cond = batch.label_colour.to(device)
-        side = side_input(model, batch.boundary.to(device))
+        cond = to_model(model, batch.label_colour)
+        side = side_input(model, to_model(model, batch.boundary))
         for draw in range(draws):
-            x = dequantize_per_image(batch.photo, offset, draw, seed, n_bits).to(device)
+            x = to_model(model, dequantize_per_image(batch.photo, offset, draw, seed, n_bits))
             bpd = bits_per_dim(model.log_prob(x, cond, side), model.num_dims, n_bits)
             totals[offset : offset + size] += bpd.double().cpu()
         offset += size

@@ -53,6 +53,14 @@ def model_device(model: nn.Module) -> torch.device:
     return torch.device("cpu")
 
 
+def to_model(model: nn.Module, tensor: Tensor) -> Tensor:
+    """`tensor` on the model's device, in the model's floating dtype (runs may train in float64)."""
+    for parameter in model.parameters():
+        if parameter.is_floating_point():
+            return tensor.to(device=parameter.device, dtype=parameter.dtype)
+    return tensor.to(model_device(model))
+
+
 def side_input(model: nn.Module, boundary: Tensor) -> Tensor | None:
     """The side information the model was built for: the boundary map `(B, 1, H, W)` or None."""
     return boundary if getattr(model.config, "side_channels", 0) else None
@@ -234,8 +242,8 @@ def sample_split(
             for batch_index, batch, records in batches_with_records(loader, dataset):
                 check_batch_size(model, batch, str(dataset.root))
                 generator = batch_generator(device, seed, round_index, batch_index)
-                cond = batch.label_colour.to(device)
-                side = side_input(model, batch.boundary.to(device))
+                cond = to_model(model, batch.label_colour)
+                side = side_input(model, to_model(model, batch.boundary))
                 photos = to_uint8(generate(model, cond, side, temperature, generator))
                 paths = [
                     cityscapes_photo_path(root, dataset.split, r.city, r.stem) for r in records

@@ -27,7 +27,7 @@ from fullglow.data.sample import Sample, instance_boundaries, make_sample
 from fullglow.errors import UserInputError
 from fullglow.evaluation.images import atomic_png, check_new_output, photo_tensor, to_uint8
 from fullglow.evaluation.runs import LoadedRun
-from fullglow.evaluation.sampling import model_device, side_input
+from fullglow.evaluation.sampling import side_input, to_model
 
 log = logging.getLogger(__name__)
 
@@ -135,14 +135,14 @@ def transfer_files(
         log.info("resizing the inputs from %dx%d to the model's %dx%d", *label_size, *size)
     structure, _ = read_condition(structure_label, size)
     photo = photo_tensor(resize_photo(photo_array, size))
-    device = model_device(run.model)
+    model = run.model
     result = content_transfer(
-        run.model,
-        photo[None].to(device),
-        label.label_colour[None].to(device),
-        structure.label_colour[None].to(device),
-        side_input(run.model, label.boundary[None].to(device)),
-        side_input(run.model, structure.boundary[None].to(device)),
+        model,
+        to_model(model, photo[None]),
+        to_model(model, label.label_colour[None]),
+        to_model(model, structure.label_colour[None]),
+        side_input(model, to_model(model, label.boundary[None])),
+        side_input(model, to_model(model, structure.boundary[None])),
     )
     atomic_png(out, to_uint8(result)[0])
     return out
