@@ -13,7 +13,7 @@ from typing import NamedTuple
 import numpy as np
 
 from fullglow.data.synthetic.camera import Camera
-from fullglow.data.synthetic.canvas import Canvas, fractal_noise, smooth_noise
+from fullglow.data.synthetic.canvas import Canvas, fractal_noise, grain, smooth_noise
 from fullglow.data.synthetic.layout import (
     BUILDING,
     FENCE,
@@ -129,8 +129,8 @@ class _Facades:
 
 
 def _grain(rng: np.random.Generator, n: int) -> np.ndarray:
-    """Per-pixel Gaussian texture `(n, 1)` float32."""
-    return rng.standard_normal((n, 1), dtype=np.float32)
+    """Per-pixel texture `(n, 1)` float32."""
+    return grain(rng, (n, 1))
 
 
 def _ground(

@@ -9,7 +9,7 @@ from collections.abc import Callable
 import numpy as np
 
 from fullglow.data.synthetic.camera import Camera
-from fullglow.data.synthetic.canvas import Canvas, Region, smooth_noise
+from fullglow.data.synthetic.canvas import Canvas, Region, grain, smooth_noise
 from fullglow.data.synthetic.layout import (
     BUS,
     CAR,
@@ -469,9 +469,7 @@ def _tree(
         return
     up = (box.v - box.v.min()) / max(float(box.v.max() - box.v.min()), 1.0)
     across = (box.u - box.u.mean()) / max(float(box.u.max() - box.u.min()), 1.0)
-    leaves = (
-        0.6 + 0.35 * np.abs(rng.standard_normal(shape)) - 0.3 * up + 0.3 * style.sun_side * across
-    )
+    leaves = 0.6 + 0.35 * np.abs(grain(rng, shape)) - 0.3 * up + 0.3 * style.sun_side * across
     colour = style.vegetation * jitter(rng, np.ones(3), 0.1) * style.lit
     canvas.paint(crown, painter.tone(colour * leaves[..., None]), VEGETATION)
 

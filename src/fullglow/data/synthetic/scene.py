@@ -9,7 +9,7 @@ from PIL import Image, ImageFilter
 
 from fullglow.data.synthetic.background import render_background
 from fullglow.data.synthetic.camera import sample_camera
-from fullglow.data.synthetic.canvas import Canvas
+from fullglow.data.synthetic.canvas import Canvas, grain
 from fullglow.data.synthetic.layout import sample_layout
 from fullglow.data.synthetic.objects import draw_things
 from fullglow.data.synthetic.style import Style, sample_style
@@ -29,6 +29,18 @@ class SyntheticFrame(NamedTuple):
     instance_ids: np.ndarray
 
 
+def _blur(image: Image.Image, sigma: float) -> Image.Image:
+    """Gaussian blur of standard deviation `sigma` pixels; below 1 pixel a 3x3 kernel holds all
+    of it, which is twice as fast as Pillow's general Gaussian blur."""
+    if sigma < 0.15:
+        return image
+    if sigma >= 1.0:
+        return image.filter(ImageFilter.GaussianBlur(sigma))
+    side = float(np.exp(-0.5 / sigma**2))
+    weights = np.outer([side, 1.0, side], [side, 1.0, side])
+    return image.filter(ImageFilter.Kernel((3, 3), weights.ravel().tolist(), float(weights.sum())))
+
+
 def _develop(photo: np.ndarray, style: Style, rng: np.random.Generator) -> np.ndarray:
     """Light colour, vignetting, lens blur and sensor noise: float `(H, W, 3)` -> uint8."""
     height, width = photo.shape[:2]
@@ -37,12 +49,10 @@ def _develop(photo: np.ndarray, style: Style, rng: np.random.Generator) -> np.nd
     vignette = 1.0 - 2.0 * style.vignette * (u[None, :] ** 2 + v[:, None] ** 2)
     image = photo * (vignette[..., None] * (255.0 * style.light))
     exposed = Image.fromarray(np.clip(image, 0.0, 255.0).astype(np.uint8))
-    radius = style.blur_radius * height / 256.0
-    if radius >= 0.15:
-        exposed = exposed.filter(ImageFilter.GaussianBlur(radius))
+    exposed = _blur(exposed, style.blur_radius * height / 256.0)
     sigma = 255.0 * style.noise_sigma  # luminance noise, and a third as much in colour
-    noise = rng.standard_normal((height, width, 3), dtype=np.float32) * (sigma / 3)
-    noise += rng.standard_normal((height, width, 1), dtype=np.float32) * sigma
+    noise = grain(rng, (height, width, 3)) * (sigma / 3)
+    noise += grain(rng, (height, width, 1)) * sigma
     noise += np.asarray(exposed, dtype=np.float32) + 0.5
     return np.clip(noise, 0.0, 255.0, out=noise).astype(np.uint8)
 
