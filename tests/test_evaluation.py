@@ -380,6 +380,7 @@ def test_tables_have_the_papers_shape() -> None:
     assert lines[4] == "| Ground-truth | — | 95.97 | 84.31 | 77.30 |"
     rows = table2(flow).splitlines()
     assert [r.split(" | ")[0] for r in rows[2:]] == ["| 0.0", "| 1.0"]
+    assert table2(_report("fullglow", 2.0, [0.85])).splitlines()[2].startswith("| 0.85 |")
     with pytest.raises(UserInputError, match="no evaluation at temperature 0.5"):
         table1([flow], temperature=0.5)
     small = dataclasses.replace(flow, image_size=(32, 64), run="/runs/other")

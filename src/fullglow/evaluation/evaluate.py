@@ -50,7 +50,13 @@ from fullglow.evaluation.sampling import (
 )
 from fullglow.evaluation.segmenter import predict
 from fullglow.evaluation.segmenter_io import check_segmenter, load_segmenter
-from fullglow.evaluation.tables import describe, shown_temperature, table1, table2
+from fullglow.evaluation.tables import (
+    describe,
+    shown_temperature,
+    table1,
+    table2,
+    temperature_cell,
+)
 
 log = logging.getLogger(__name__)
 
@@ -184,6 +190,8 @@ def evaluate_model(
 ) -> EvaluationReport:
     """Evaluate a loaded model on a dataset at the model's size (see the module docstring)."""
     model = run.model
+    if not model.has_likelihood:
+        log.info("%s has no likelihood: no BPD, and one sampling row without temperature", run.name)
     bpd = None
     if model.has_likelihood and settings.compute_bpd:
         bpd = conditional_bpd(
@@ -221,7 +229,11 @@ def write_report(
     last temperature evaluated (pix2pix: its one row).
     """
     shown = shown_temperature(report, table_temperature)
-    label = "" if report.at(shown).temperature is None else f"Temperature {shown:.1f}:\n\n"
+    label = (
+        ""
+        if report.at(shown).temperature is None
+        else f"Temperature {temperature_cell(shown)}:\n\n"
+    )
     heading = describe(report)
     with staged_directory(Path(out_dir), overwrite=True) as staging:
         (staging / METRICS_FILE).write_text(json.dumps(report.to_json(), indent=2) + "\n")

@@ -28,7 +28,10 @@ def bpd_cell(bpd: float | None) -> str:
 
 
 def temperature_cell(temperature: float | None) -> str:
-    return DASH if temperature is None else f"{temperature:.1f}"
+    """`0.8` as `0.8`, `1` as `1.0`, `0.85` as `0.85`; "—" for None."""
+    if temperature is None:
+        return DASH
+    return f"{temperature:.1f}" if round(temperature, 1) == temperature else f"{temperature:g}"
 
 
 def markdown(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
