@@ -212,15 +212,20 @@ class _Instances:
         return label * 1000 + k
 
 
+_VEHICLE_SIZES = {
+    CAR: ((1.65, 1.35, 3.8), (1.95, 1.75, 4.9)),
+    TRUCK: ((2.3, 2.8, 6.0), (2.55, 3.6, 9.0)),
+    BUS: ((2.5, 2.9, 10.0), (2.55, 3.3, 12.5)),
+}
+
+
 def _vehicle(
     rng: np.random.Generator, ids: _Instances, x: float, z: float, oncoming: bool, parked: bool
 ) -> Vehicle:
-    kind = CAR if parked else int(rng.choice([CAR, TRUCK, BUS], p=[0.84, 0.08, 0.08]))
-    width, height, length = {
-        CAR: (rng.uniform(1.65, 1.95), rng.uniform(1.35, 1.75), rng.uniform(3.8, 4.9)),
-        TRUCK: (rng.uniform(2.3, 2.55), rng.uniform(2.8, 3.6), rng.uniform(6.0, 9.0)),
-        BUS: (2.55, rng.uniform(2.9, 3.3), rng.uniform(10.0, 12.5)),
-    }[kind]
+    draw = rng.random()
+    kind = CAR if parked or draw < 0.84 else TRUCK if draw < 0.92 else BUS
+    low, high = _VEHICLE_SIZES[kind]  # width, height, length in metres
+    width, height, length = rng.uniform(low, high).tolist()
     return Vehicle(kind, ids.next(kind), x, z, width, height, length, oncoming)
 
 
@@ -307,22 +312,17 @@ def _trees(rng: np.random.Generator, street: Street) -> list[Tree]:
         for z in _positions(rng, 4.0, 90.0, (7.0, 16.0)):
             radius = rng.uniform(1.2, 3.0)
             trunk = rng.uniform(1.6, 3.2)
-            lobes = tuple(
-                (
-                    rng.uniform(-0.5, 0.5) * radius,
-                    trunk + radius * rng.uniform(0.6, 1.3),
-                    radius * rng.uniform(0.55, 0.9),
-                    radius * rng.uniform(0.55, 0.95),
-                )
-                for _ in range(int(rng.integers(3, 7)))
-            )
+            # (dx, y, rx, ry) of 3 to 6 ellipses around the top of the trunk
+            low = np.array([-0.5 * radius, trunk + 0.6 * radius, 0.55 * radius, 0.55 * radius])
+            high = np.array([0.5 * radius, trunk + 1.3 * radius, 0.9 * radius, 0.95 * radius])
+            lobes = rng.uniform(low, high, (int(rng.integers(3, 7)), 4))
             trees.append(
                 Tree(
                     x=kerb + side * rng.uniform(0.6, 1.4),
                     z=z,
                     trunk_height=trunk,
                     trunk_width=rng.uniform(0.2, 0.45),
-                    lobes=lobes,
+                    lobes=tuple(map(tuple, lobes.tolist())),
                     seed=int(rng.integers(2**31)),
                 )
             )
