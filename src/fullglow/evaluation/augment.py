@@ -42,7 +42,7 @@ from fullglow.evaluation.sampling import (
     ImageWriter,
     batch_generator,
     batches_with_records,
-    check_batch_size,
+    check_image_size,
     generate,
     model_device,
     sequential_loader,
@@ -117,7 +117,7 @@ def augment_dataset(
     with staged_directory(Path(out_dir), overwrite) as staging, ImageWriter() as writer, bar:
         offset = 0
         for batch_index, batch, records in batches_with_records(loader, labels):
-            check_batch_size(model, batch, str(labels.root))
+            check_image_size(model, batch, str(labels.root))
             cond = to_model(model, batch.label_colour)
             side = side_input(model, to_model(model, batch.boundary))
             label_files = [_label_files(labels, offset + i, r, size) for i, r in enumerate(records)]

@@ -39,7 +39,7 @@ from fullglow.evaluation.runs import LoadedRun, load_run, weights_fingerprint
 from fullglow.evaluation.sampling import (
     PAPER_TEMPERATURES,
     batch_generator,
-    check_batch_size,
+    check_image_size,
     generate,
     model_device,
     open_split,
@@ -156,7 +156,7 @@ def segmentation_scores(
     total = len(loader) * len(temperatures) * settings.rounds
     with tqdm(total=total, desc="sampling + segmenting", unit="batch") as bar:
         for batch_index, batch in enumerate(loader):
-            check_batch_size(model, batch, str(dataset.root))
+            check_image_size(model, batch, str(dataset.root))
             cond = to_model(model, batch.label_colour)
             side = side_input(model, to_model(model, batch.boundary))
             target = batch.train_ids.to(device)

@@ -22,7 +22,7 @@ from tqdm import tqdm
 from fullglow.data.cityscapes import CityscapesDataset
 from fullglow.errors import UserInputError
 from fullglow.evaluation.sampling import (
-    check_batch_size,
+    check_image_size,
     derive_seed,
     sequential_loader,
     side_input,
@@ -90,7 +90,7 @@ def conditional_bpd(
     totals = torch.zeros(len(dataset), dtype=torch.float64)
     offset = 0
     for batch in tqdm(loader, desc="conditional bpd", unit="batch"):
-        check_batch_size(model, batch, str(dataset.root))
+        check_image_size(model, batch, str(dataset.root))
         size = batch.photo.shape[0]
         cond = to_model(model, batch.label_colour)
         side = side_input(model, to_model(model, batch.boundary))

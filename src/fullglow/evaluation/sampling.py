@@ -114,7 +114,7 @@ def sequential_loader(dataset: CityscapesDataset, batch_size: int, num_workers: 
     return DataLoader(dataset, batch_size=batch_size, shuffle=False, num_workers=num_workers)
 
 
-def check_batch_size(model: nn.Module, batch: Sample, where: str) -> None:
+def check_image_size(model: nn.Module, batch: Sample, where: str) -> None:
     """Raise `UserInputError` unless the batch's images have the model's `(H, W)`."""
     expected = tuple(model.config.image_size)
     actual = tuple(batch.label_colour.shape[-2:])
@@ -240,7 +240,7 @@ def sample_split(
         for round_index in range(rounds):
             root = round_folder(staging, round_index)
             for batch_index, batch, records in batches_with_records(loader, dataset):
-                check_batch_size(model, batch, str(dataset.root))
+                check_image_size(model, batch, str(dataset.root))
                 generator = batch_generator(device, seed, round_index, batch_index)
                 cond = to_model(model, batch.label_colour)
                 side = side_input(model, to_model(model, batch.boundary))
