@@ -110,9 +110,10 @@ def prepare_batch(
     `slots[i]` is sample `i`'s place in the global batch of training step `step`. `n_bits` None:
     no dequantization (models without a likelihood, e.g. pix2pix, see the images as read).
     """
-    photo = samples.photo.to(device, non_blocking=True)
-    colour = samples.label_colour.to(device, non_blocking=True)
-    boundary = samples.boundary.to(device, non_blocking=True) if config.boundary else None
+    dtype = getattr(torch, config.dtype)
+    photo = samples.photo.to(device, dtype, non_blocking=True)
+    colour = samples.label_colour.to(device, dtype, non_blocking=True)
+    boundary = samples.boundary.to(device, dtype, non_blocking=True) if config.boundary else None
     xs, conds, sides, photos, colours = [], [], [], [], []
     for i, slot in enumerate(slots):
         generator_seed, flip_this = _sample_keys(config.seed, step, slot)

@@ -71,6 +71,8 @@ class TrainConfig:
         max_nonfinite: stop after this many consecutive steps with non-finite loss or gradients.
         memory_saving: invertible backprop (activations recomputed, not stored).
         device: "cpu", "cuda", "cuda:N" or "auto". tf32: allow TF32 matmuls on CUDA.
+        dtype: "float32", or "float64" to check numerics (e.g. that processes agree: Adam turns
+            float32 rounding noise on near-zero gradients into visible weight differences).
         deterministic: `torch.use_deterministic_algorithms(True)` during training.
         seed: model initialisation, data order and data noise all derive from it.
         num_workers: DataLoader worker processes.
@@ -104,6 +106,7 @@ class TrainConfig:
     max_nonfinite: int = 10
     memory_saving: bool = False
     device: str = "auto"
+    dtype: Literal["float32", "float64"] = "float32"
     tf32: bool = False
     deterministic: bool = False
     seed: int = 0
@@ -150,6 +153,8 @@ class TrainConfig:
             problems.append(f"decay_start must be in [0, 1), got {self.decay_start}")
         if self.dataset not in ("cityscapes", "paired"):
             problems.append(f"dataset must be 'cityscapes' or 'paired', got {self.dataset!r}")
+        if self.dtype not in ("float32", "float64"):
+            problems.append(f"dtype must be 'float32' or 'float64', got {self.dtype!r}")
         if self.direction not in ("AtoB", "BtoA"):
             problems.append(f"direction must be 'AtoB' or 'BtoA', got {self.direction!r}")
         if self.time_budget_minutes is not None and not self.time_budget_minutes > 0:

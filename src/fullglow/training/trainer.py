@@ -216,7 +216,7 @@ class _Run:
         # Model: built from the same seed on every process, so all start identical.
         torch.manual_seed(config.seed)
         self.module: nn.Module = model_from_config(config.model, config_to_dict(model_config))
-        self.module.to(device)
+        self.module.to(device=device, dtype=getattr(torch, config.dtype))
         if config.memory_saving:
             if not hasattr(self.module, "memory_saving"):
                 raise UserInputError(f"model {config.model!r} has no memory-saving mode")

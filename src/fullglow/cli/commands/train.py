@@ -68,6 +68,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     run.add_argument("--tf32", action="store_true", help="allow TF32 matmuls on CUDA")
     run.add_argument(
+        "--dtype", choices=("float32", "float64"), default=defaults.dtype,
+        help="parameter and data precision (default: %(default)s)",
+    )  # fmt: skip
+    run.add_argument(
         "--deterministic", action="store_true", help="torch.use_deterministic_algorithms(True)"
     )
     run.add_argument("--seed", type=int, default=defaults.seed, help="(default: %(default)s)")
@@ -200,6 +204,7 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
         max_nonfinite=args.max_nonfinite,
         memory_saving=args.memory_saving,
         device=args.device,
+        dtype=args.dtype,
         tf32=args.tf32,
         deterministic=args.deterministic,
         seed=args.seed,
