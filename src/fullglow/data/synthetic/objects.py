@@ -1,6 +1,6 @@
 """Things standing in the street, drawn far to near: vehicles, people, poles with signs and
 traffic lights, trees. Shapes are projected boxes and planar polygons; each part is painted on the
-photo, label and instance layers at once, with shading from the scene's light."""
+photo and the instance layer at once, with shading from the scene's light."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from fullglow.data.synthetic.layout import (
     POLE,
     TRAFFIC_LIGHT,
     TRAFFIC_SIGN,
+    TRUCK,
     VEGETATION,
     Layout,
     Pedestrian,
@@ -76,9 +77,26 @@ class _Painter:
         self.canvas.paint(region, self.tone(shaded), self.instance)
 
     def shadow(self, x0: float, x1: float, z0: float, z1: float, factor: float) -> None:
-        """Darken the ground under a footprint (the labels there stay the ground's)."""
+        """Darken the ground under a rectangular footprint (the labels there stay the ground's)."""
         region = self.polygon([(x0, 0.0, z0), (x1, 0.0, z0), (x1, 0.0, z1), (x0, 0.0, z1)])
         self.canvas.darken(region, factor)
+
+    def round_shadow(self, x: float, z: float, rx: float, rz: float, factor: float) -> None:
+        """Darken an elliptical patch of ground (a 12-gon) centred on `(x, 0, z)`."""
+        angles = np.linspace(0.0, 2 * np.pi, 12, endpoint=False)
+        xs, zs = (x + rx * np.cos(angles)).tolist(), (z + rz * np.sin(angles)).tolist()
+        region = self.polygon([(a, 0.0, b) for a, b in zip(xs, zs, strict=True)])
+        self.canvas.darken(region, factor)
+
+
+def _upright(x0: float, x1: float, y0: float, y1: float, z: float) -> list[Point]:
+    """The rectangle `[x0, x1] x [y0, y1]` in the plane facing the camera at depth `z`."""
+    return [(x0, y0, z), (x1, y0, z), (x1, y1, z), (x0, y1, z)]
+
+
+def _lengthwise(x: float, y0: float, y1: float, z0: float, z1: float) -> list[Point]:
+    """The rectangle `[y0, y1] x [z0, z1]` in the plane `X = x`, near edge first."""
+    return [(x, y0, z0), (x, y0, z1), (x, y1, z1), (x, y1, z0)]
 
 
 def _face(corners: list[Point], s0: float, s1: float, t0: float, t1: float) -> list[Point]:
@@ -97,8 +115,7 @@ class _Box:
         self.x0, self.x1, self.y0, self.y1, self.z0, self.z1 = x0, x1, y0, y1, z0, z1
 
     def front(self) -> list[Point]:
-        x0, x1, y0, y1, z = self.x0, self.x1, self.y0, self.y1, self.z0
-        return [(x0, y0, z), (x1, y0, z), (x1, y1, z), (x0, y1, z)]
+        return _upright(self.x0, self.x1, self.y0, self.y1, self.z0)
 
     def side(self) -> tuple[list[Point], float] | None:
         """The side face the camera sees (near edge first) and its normal's X sign."""
@@ -108,8 +125,7 @@ class _Box:
             x, normal = self.x0, -1.0
         else:
             return None
-        y0, y1, z0, z1 = self.y0, self.y1, self.z0, self.z1
-        return [(x, y0, z0), (x, y0, z1), (x, y1, z1), (x, y1, z0)], normal
+        return _lengthwise(x, self.y0, self.y1, self.z0, self.z1), normal
 
     def top(self, eye: float) -> list[Point] | None:
         if self.y1 >= eye:
@@ -144,49 +160,19 @@ def _draw_box(
 def _wheels(
     painter: _Painter, vehicle: Vehicle, z_axles: tuple[float, float], radius: float
 ) -> None:
+    """Tyres under the front and, when the side shows, on the side with their hubs."""
     x0, x1 = vehicle.x - vehicle.width / 2, vehicle.x + vehicle.width / 2
-    tyre = np.full(3, 0.05)
+    tyre, hub = np.full(3, 0.05), np.full(3, 0.45)
     for xa, xb in ((x0 + 0.05, x0 + 0.32), (x1 - 0.32, x1 - 0.05)):
-        painter.fill(
-            painter.polygon(
-                [
-                    (xa, 0.0, vehicle.z + 0.4),
-                    (xb, 0.0, vehicle.z + 0.4),
-                    (xb, 2 * radius, vehicle.z + 0.4),
-                    (xa, 2 * radius, vehicle.z + 0.4),
-                ]
-            ),
-            tyre,
-        )
+        painter.fill(painter.polygon(_upright(xa, xb, 0.0, 2 * radius, vehicle.z + 0.4)), tyre)
     side = _Box(x0, x1, 0.0, 2 * radius, vehicle.z, vehicle.z + vehicle.length).side()
     if side is None:
         return
     x = side[0][0][0]
     for za in z_axles:
-        painter.fill(
-            painter.polygon(
-                [
-                    (x, 0.0, za - radius),
-                    (x, 0.0, za + radius),
-                    (x, 2 * radius, za + radius),
-                    (x, 2 * radius, za - radius),
-                ]
-            ),
-            tyre,
-        )
-        hub = _face(
-            [
-                (x, 0.0, za - radius),
-                (x, 0.0, za + radius),
-                (x, 2 * radius, za + radius),
-                (x, 2 * radius, za - radius),
-            ],
-            0.3,
-            0.7,
-            0.3,
-            0.7,
-        )
-        painter.fill(painter.polygon(hub), np.full(3, 0.45))
+        wheel = _lengthwise(x, 0.0, 2 * radius, za - radius, za + radius)
+        painter.fill(painter.polygon(wheel), tyre)
+        painter.fill(painter.polygon(_face(wheel, 0.3, 0.7, 0.3, 0.7)), hub)
 
 
 def _lights(painter: _Painter, face: list[Point], oncoming: bool, t0: float, t1: float) -> None:
@@ -195,81 +181,86 @@ def _lights(painter: _Painter, face: list[Point], oncoming: bool, t0: float, t1:
         painter.fill(painter.polygon(_face(face, s0, s1, t0, t1)), colour)
 
 
+def _car(painter: _Painter, vehicle: Vehicle, rng: np.random.Generator, light: float) -> None:
+    """A body box and a narrower cabin box with glass, lights, bumper and number plate."""
+    x0, x1, z0, z1 = _footprint(vehicle)
+    h, length = vehicle.height, vehicle.length
+    paint = pick(rng, CAR_PALETTE, 0.05)
+    _wheels(painter, vehicle, (z0 + 0.8, z1 - 0.8), 0.33)
+    body, _ = _draw_box(painter, _Box(x0, x1, 0.25, 0.55 * h, z0, z1), paint, light)
+    inset = 0.08 * vehicle.width
+    cabin = _Box(x0 + inset, x1 - inset, 0.55 * h, h, z0 + 0.25 * length, z0 + 0.72 * length)
+    front, side = _draw_box(painter, cabin, paint, light)
+    glass = _glass(painter.style, rng)
+    painter.fill(painter.polygon(_face(front, 0.07, 0.93, 0.0, 0.85)), glass, 1.2, 0.7)
+    if side is not None:
+        painter.fill(painter.polygon(_face(side, 0.06, 0.94, 0.05, 0.85)), glass, 1.1, 0.7)
+    _lights(painter, body, vehicle.oncoming, 0.6, 0.85)
+    painter.fill(painter.polygon(_face(body, 0.0, 1.0, 0.0, 0.18)), paint * 0.5)  # bumper
+    painter.fill(painter.polygon(_face(body, 0.38, 0.62, 0.22, 0.42)), np.full(3, 0.85))  # plate
+
+
+_BUS_PALETTE = ((0.85, 0.75, 0.2), (0.75, 0.1, 0.1), (0.9, 0.9, 0.88), (0.2, 0.35, 0.6))
+
+
+def _bus(painter: _Painter, vehicle: Vehicle, rng: np.random.Generator, light: float) -> None:
+    """One tall box with a windscreen or rear window and a row of side windows."""
+    x0, x1, z0, z1 = _footprint(vehicle)
+    paint = pick(rng, _BUS_PALETTE, 0.05)
+    _wheels(painter, vehicle, (z0 + 2.2, z1 - 2.6), 0.5)
+    front, side = _draw_box(painter, _Box(x0, x1, 0.3, vehicle.height, z0, z1), paint, light)
+    glass = _glass(painter.style, rng)
+    bottom = 0.45 if vehicle.oncoming else 0.6
+    painter.fill(painter.polygon(_face(front, 0.08, 0.92, bottom, 0.92)), glass, 1.2, 0.8)
+    if side is not None:
+        for k in range(6):
+            window = _face(side, 0.04 + k * 0.16, 0.17 + k * 0.16, 0.5, 0.88)
+            painter.fill(painter.polygon(window), glass, 1.1, 0.8)
+    _lights(painter, front, vehicle.oncoming, 0.1, 0.2)
+
+
+def _truck(painter: _Painter, vehicle: Vehicle, rng: np.random.Generator, light: float) -> None:
+    """A dark chassis under a tall cargo box; the cab in front when it comes towards us."""
+    x0, x1, z0, z1 = _footprint(vehicle)
+    h = vehicle.height
+    cargo = grey(rng, 0.6, 0.95)
+    _wheels(painter, vehicle, (z0 + 1.2, z1 - 1.2), 0.48)
+    _draw_box(painter, _Box(x0 + 0.1, x1 - 0.1, 0.35, 1.0, z0, z1), np.full(3, 0.12), light)
+    if vehicle.oncoming:
+        cab_paint = pick(rng, CAR_PALETTE, 0.05)
+        _draw_box(painter, _Box(x0, x1, 1.0, h, z0 + 2.3, z1), cargo, light)
+        cab = _Box(x0, x1, 0.4, min(h, 2.9), z0, z0 + 2.2)
+        front, _ = _draw_box(painter, cab, cab_paint, light)
+        windscreen = _face(front, 0.05, 0.95, 0.6, 0.92)
+        painter.fill(painter.polygon(windscreen), _glass(painter.style, rng), 1.2, 0.8)
+        _lights(painter, front, True, 0.12, 0.22)
+    else:
+        front, _ = _draw_box(painter, _Box(x0, x1, 1.0, h, z0, z1), cargo, light)
+        painter.fill(painter.polygon(_face(front, 0.49, 0.51, 0.0, 1.0)), cargo * 0.6)  # doors
+        _lights(painter, front, False, 0.02, 0.1)
+
+
+def _footprint(vehicle: Vehicle) -> tuple[float, float, float, float]:
+    """`(x0, x1, z0, z1)`: the ground rectangle a vehicle stands on."""
+    half = vehicle.width / 2
+    return vehicle.x - half, vehicle.x + half, vehicle.z, vehicle.z + vehicle.length
+
+
+_VEHICLES = {CAR: _car, BUS: _bus, TRUCK: _truck}
+
+
 def _vehicle(
     canvas: Canvas, camera: Camera, vehicle: Vehicle, style: Style, rng: np.random.Generator
 ) -> None:
     painter = _Painter(canvas, camera, style, vehicle.z, vehicle.instance)
-    x0, x1 = vehicle.x - vehicle.width / 2, vehicle.x + vehicle.width / 2
-    z0, z1 = vehicle.z, vehicle.z + vehicle.length
-    front_light = 0.5 * (style.lit + style.shade)
+    x0, x1, z0, z1 = _footprint(vehicle)
+    light = 0.5 * (style.lit + style.shade)  # the faces towards the camera
     painter.shadow(x0 - 0.2, x1 + 0.2, z0 - 0.4, z1, 0.35)
-    h = vehicle.height
-    if camera.fy * h / z0 < _DETAIL_PIXELS:  # far away: a box is all that shows
-        _draw_box(
-            painter, _Box(x0, x1, 0.1, 0.85 * h, z0, z1), pick(rng, CAR_PALETTE, 0.05), front_light
-        )
+    if camera.fy * vehicle.height / z0 < _DETAIL_PIXELS:  # far away: a box is all that shows
+        box = _Box(x0, x1, 0.1, 0.85 * vehicle.height, z0, z1)
+        _draw_box(painter, box, pick(rng, CAR_PALETTE, 0.05), light)
         return
-    if vehicle.label == CAR:
-        paint = pick(rng, CAR_PALETTE, 0.05)
-        _wheels(painter, vehicle, (z0 + 0.8, z1 - 0.8), 0.33)
-        body, _ = _draw_box(painter, _Box(x0, x1, 0.25, 0.55 * h, z0, z1), paint, front_light)
-        inset = 0.08 * vehicle.width
-        cabin_z = (z0 + 0.25 * vehicle.length, z0 + 0.72 * vehicle.length)
-        cabin = _Box(x0 + inset, x1 - inset, 0.55 * h, h, *cabin_z)
-        front, side = _draw_box(painter, cabin, paint, front_light)
-        glass = _glass(style, rng)
-        painter.fill(painter.polygon(_face(front, 0.07, 0.93, 0.0, 0.85)), glass, 1.2, 0.7)
-        if side is not None:
-            painter.fill(painter.polygon(_face(side, 0.06, 0.94, 0.05, 0.85)), glass, 1.1, 0.7)
-        _lights(painter, body, vehicle.oncoming, 0.6, 0.85)
-        painter.fill(painter.polygon(_face(body, 0.0, 1.0, 0.0, 0.18)), paint * 0.5)  # bumper
-        painter.fill(
-            painter.polygon(_face(body, 0.38, 0.62, 0.22, 0.42)), np.full(3, 0.85)
-        )  # plate
-        return
-    if vehicle.label == BUS:
-        paint = pick(
-            rng, ((0.85, 0.75, 0.2), (0.75, 0.1, 0.1), (0.9, 0.9, 0.88), (0.2, 0.35, 0.6)), 0.05
-        )
-        _wheels(painter, vehicle, (z0 + 2.2, z1 - 2.6), 0.5)
-        front, side = _draw_box(painter, _Box(x0, x1, 0.3, h, z0, z1), paint, front_light)
-        glass = _glass(style, rng)
-        painter.fill(
-            painter.polygon(_face(front, 0.08, 0.92, 0.45 if vehicle.oncoming else 0.6, 0.92)),
-            glass,
-            1.2,
-            0.8,
-        )
-        if side is not None:
-            for k in range(6):
-                painter.fill(
-                    painter.polygon(_face(side, 0.04 + k * 0.16, 0.17 + k * 0.16, 0.5, 0.88)),
-                    glass,
-                    1.1,
-                    0.8,
-                )
-        _lights(painter, front, vehicle.oncoming, 0.1, 0.2)
-        return
-    # truck: a dark chassis under a tall cargo box, the cab in front
-    cargo = grey(rng, 0.6, 0.95)
-    _wheels(painter, vehicle, (z0 + 1.2, z1 - 1.2), 0.48)
-    _draw_box(painter, _Box(x0 + 0.1, x1 - 0.1, 0.35, 1.0, z0, z1), np.full(3, 0.12), front_light)
-    if vehicle.oncoming:
-        cab_paint = pick(rng, CAR_PALETTE, 0.05)
-        _draw_box(painter, _Box(x0, x1, 1.0, h, z0 + 2.3, z1), cargo, front_light)
-        front, _ = _draw_box(
-            painter, _Box(x0, x1, 0.4, min(h, 2.9), z0, z0 + 2.2), cab_paint, front_light
-        )
-        painter.fill(
-            painter.polygon(_face(front, 0.05, 0.95, 0.6, 0.92)), _glass(style, rng), 1.2, 0.8
-        )
-        _lights(painter, front, True, 0.12, 0.22)
-    else:
-        front, _ = _draw_box(painter, _Box(x0, x1, 1.0, h, z0, z1), cargo, front_light)
-        painter.fill(
-            painter.polygon(_face(front, 0.49, 0.51, 0.0, 1.0)), cargo * 0.6
-        )  # the doors' seam
-        _lights(painter, front, False, 0.02, 0.1)
+    _VEHICLES[vehicle.label](painter, vehicle, rng, light)
 
 
 def _pedestrian(
@@ -278,15 +269,10 @@ def _pedestrian(
     painter = _Painter(canvas, camera, style, person.z, person.instance)
     x, z, h = person.x, person.z, person.height
     k = h / 1.75  # body proportions scale with height
-    painter.shadow(x - 0.35, x + 0.35, z - 0.25, z + 0.3, 0.55)
+    painter.round_shadow(x, z, 0.35, 0.3, 0.55)
     shirt, trousers = pick(rng, CLOTHES_PALETTE, 0.08), pick(rng, CLOTHES_PALETTE, 0.06)
     if camera.fy * h / z < _DETAIL_PIXELS:
-        body = [
-            (x - 0.15 * k, 0.0, z),
-            (x + 0.15 * k, 0.0, z),
-            (x + 0.2 * k, 0.85 * h, z),
-            (x - 0.2 * k, 0.85 * h, z),
-        ]
+        body = _upright(x - 0.17 * k, x + 0.17 * k, 0.0, 0.85 * h, z)
         painter.fill(painter.polygon(body), shirt, 1.0, 0.6)
         painter.fill(painter.ellipse((x, 0.915 * h, z), 0.095 * k, 0.12 * k), shirt * 0.5)
         return
@@ -328,17 +314,31 @@ def _pedestrian(
     )
 
 
-def _metal(painter: _Painter, region: Region | None, colour: np.ndarray) -> None:
-    """A cylinder's shading across the columns of `region`: bright towards the sun."""
+def _column(
+    painter: _Painter,
+    x: float,
+    z: float,
+    width: float,
+    taper: float,
+    height: float,
+    colour: np.ndarray,
+) -> None:
+    """An upright cylinder (pole, trunk) `width` wide at the foot, `taper * width` at the top,
+    shaded across: bright on the side towards the sun."""
+    half = width / 2
+    corners = [
+        (x - half, 0.0, z),
+        (x + half, 0.0, z),
+        (x + taper * half, height, z),
+        (x - taper * half, height, z),
+    ]
+    region = painter.polygon(corners)
     if region is None:
         return
     u = region.u
     across = (u - u.min()) / max(float(u.max() - u.min()), 1.0) - 0.5
-    painter.canvas.paint(
-        region,
-        painter.tone(colour * (0.75 + 0.5 * painter.style.sun_side * across)[..., None]),
-        painter.instance,
-    )
+    shading = (0.75 + 0.5 * painter.style.sun_side * across)[..., None]  # (1, w, 1)
+    painter.canvas.paint(region, painter.tone(colour * shading), painter.instance)
 
 
 def _sign(
@@ -378,7 +378,7 @@ def _traffic_light(
 ) -> None:
     painter = _Painter(canvas, camera, style, pole.z, TRAFFIC_LIGHT)
     x, y, z = pole.x, pole.light_height, pole.z - 0.1
-    housing = [(x - 0.17, y, z), (x + 0.17, y, z), (x + 0.17, y + 0.9, z), (x - 0.17, y + 0.9, z)]
+    housing = _upright(x - 0.17, x + 0.17, y, y + 0.9, z)
     painter.fill(painter.polygon(housing), grey(rng, 0.06, 0.18), 1.1, 0.9)
     on = int(rng.integers(3))
     lamps = (np.array([0.95, 0.1, 0.05]), np.array([1.0, 0.7, 0.05]), np.array([0.1, 0.9, 0.4]))
@@ -394,30 +394,13 @@ def _pole(
 ) -> None:
     painter = _Painter(canvas, camera, style, pole.z, POLE)
     colour = grey(rng, 0.3, 0.65) if rng.random() < 0.8 else jitter(rng, (0.15, 0.3, 0.2), 0.05)
-    x, z, w, h = pole.x, pole.z, pole.width, pole.height
-    _metal(
-        painter,
-        painter.polygon(
-            [(x - w / 2, 0.0, z), (x + w / 2, 0.0, z), (x + w / 3, h, z), (x - w / 3, h, z)]
-        ),
-        colour,
-    )
+    x, z, h = pole.x, pole.z, pole.height
+    _column(painter, x, z, pole.width, 2 / 3, h, colour)
     if pole.arm:
         end = x + pole.arm
-        arm = [
-            (min(x, end), h - 0.12, z),
-            (max(x, end), h - 0.12, z),
-            (max(x, end), h, z),
-            (min(x, end), h, z),
-        ]
-        painter.fill(painter.polygon(arm), colour)
-        head = [
-            (end - 0.3, h - 0.2, z),
-            (end + 0.3, h - 0.2, z),
-            (end + 0.3, h - 0.05, z),
-            (end - 0.3, h - 0.05, z),
-        ]
-        painter.fill(painter.polygon(head), colour * 0.6)
+        painter.fill(painter.polygon(_upright(min(x, end), max(x, end), h - 0.12, h, z)), colour)
+        lamp = _upright(end - 0.3, end + 0.3, h - 0.2, h - 0.05, z)
+        painter.fill(painter.polygon(lamp), colour * 0.6)
     if pole.sign is not None:
         _sign(canvas, camera, pole, style, rng)
     if pole.light_height:
@@ -429,36 +412,24 @@ def _tree(
 ) -> None:
     painter = _Painter(canvas, camera, style, tree.z, VEGETATION)
     x, z = tree.x, tree.z
-    painter.shadow(x - 1.5, x + 1.5, z - 1.0, z + 1.0, 0.75)
+    painter.round_shadow(x, z, 1.6, 1.2, 0.75)
     bark = jitter(rng, (0.3, 0.25, 0.2), 0.05)
-    trunk_top = tree.trunk_height + 0.5
-    w = tree.trunk_width / 2
-    _metal(
-        painter,
-        painter.polygon(
-            [
-                (x - w, 0.0, z),
-                (x + w, 0.0, z),
-                (x + 0.7 * w, trunk_top, z),
-                (x - 0.7 * w, trunk_top, z),
-            ]
-        ),
-        bark,
-    )
+    _column(painter, x, z, tree.trunk_width, 0.7, tree.trunk_height + 0.5, bark)
 
-    centres = [camera.project(x + dx, y, z) for dx, y, _, _ in tree.lobes]
-    radii = [(camera.fx * rx / z, camera.fy * ry / z) for _, _, rx, ry in tree.lobes]
+    dx, y, rx, ry = np.array(tree.lobes).T  # crown ellipses, metres
+    cu, cv = camera.project(x + dx, y, z)
+    ru, rv = camera.fx * rx / z, camera.fy * ry / z
     box = canvas.box(
-        min(float(u) - ru for (u, _), (ru, _) in zip(centres, radii, strict=True)) - 1,
-        max(float(u) + ru for (u, _), (ru, _) in zip(centres, radii, strict=True)) + 1,
-        min(float(v) - rv for (_, v), (_, rv) in zip(centres, radii, strict=True)) - 1,
-        max(float(v) + rv for (_, v), (_, rv) in zip(centres, radii, strict=True)) + 1,
+        float((cu - ru).min()) - 1,
+        float((cu + ru).max()) + 1,
+        float((cv - rv).min()) - 1,
+        float((cv + rv).max()) + 1,
     )
     if box is None:
         return
     inside = np.full(box.mask.shape, np.inf, dtype=np.float32)
-    for (u, v), (ru, rv) in zip(centres, radii, strict=True):
-        inside = np.minimum(inside, ((box.u - float(u)) / ru) ** 2 + ((box.v - float(v)) / rv) ** 2)
+    for u, v, a, b in zip(cu.tolist(), cv.tolist(), ru.tolist(), rv.tolist(), strict=True):
+        inside = np.minimum(inside, ((box.u - u) / a) ** 2 + ((box.v - v) / b) ** 2)
     shape = box.mask.shape
     # the ragged outline comes from the layout's stream, so the label map does not depend on style
     outline = smooth_noise(
