@@ -2,8 +2,10 @@
 
 Every pixel's ray `(X, Y, Z) = (du Z, eye - dv Z, Z)`, with `du = (u - cx) / fx` and
 `dv = (v - horizon) / fy`, meets the ground `Y = 0` at `Z = eye / dv`, a side row `X = offset` at
-`Z = offset / du` and the far end at `Z = end_z`; the nearest hit within a segment's height wins.
-Textures are functions of the hit's world coordinates, so they recede in perspective.
+`Z = offset / du`, or the far end at `Z = end_z`. Each column meets one vertical surface at most,
+which covers the rows between its top edge and its foot; the other rows below the horizon see the
+ground, those above it the sky. Textures are functions of the hit's world coordinates, so they
+recede in perspective.
 """
 
 from __future__ import annotations

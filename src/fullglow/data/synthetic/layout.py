@@ -130,6 +130,14 @@ class Layout:
     things: tuple[Thing, ...]  # sorted far to near, the drawing order
 
 
+_SEGMENT_KINDS = (  # label, lowest and highest top in metres
+    (BUILDING, 7.0, 30.0),
+    (VEGETATION, 3.0, 11.0),
+    (WALL, 1.0, 2.6),
+    (FENCE, 1.0, 2.2),
+)
+
+
 def _row(rng: np.random.Generator, offset: float, length: float, far_end: bool) -> Row:
     segments = []
     start = -1.0 if far_end else 0.0
@@ -137,13 +145,8 @@ def _row(rng: np.random.Generator, offset: float, length: float, far_end: bool) 
         end = start + rng.uniform(8.0, 28.0)
         # low walls and fences would let the ground show past the street's end
         kind = rng.choice(4, p=(0.85, 0.15, 0.0, 0.0) if far_end else (0.68, 0.14, 0.08, 0.1))
-        label, height = [
-            (BUILDING, rng.uniform(7.0, 30.0)),
-            (VEGETATION, rng.uniform(3.0, 11.0)),
-            (WALL, rng.uniform(1.0, 2.6)),
-            (FENCE, rng.uniform(1.0, 2.2)),
-        ][kind]
-        segments.append(Segment(start, end, label, height, len(segments)))
+        label, low, high = _SEGMENT_KINDS[kind]
+        segments.append(Segment(start, end, label, rng.uniform(low, high), len(segments)))
         start = end
     if far_end:  # the far end's segments span X, so the last must reach past the right side
         last = segments[-1]
