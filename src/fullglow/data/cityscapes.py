@@ -179,10 +179,11 @@ class CityscapesDataset(Dataset[Sample]):
                 )
             return array
 
+        size = self.image_size or shape
         if record.photo_path is not None:
-            photo = same_shape(read_rgb(record.photo_path), record.photo_path)
+            photo = resize_photo(same_shape(read_rgb(record.photo_path), record.photo_path), size)
         else:
-            photo = np.zeros((*shape, 3), dtype=np.uint8)
+            photo = np.zeros((*size, 3), dtype=np.uint8)
         if record.colour_path is not None:
             colour = same_shape(read_rgb(record.colour_path), record.colour_path)
         else:
@@ -192,11 +193,8 @@ class CityscapesDataset(Dataset[Sample]):
         else:
             instances = label_ids
 
-        train_ids = label_ids_to_train_ids(label_ids, where)
-        if self.image_size is not None:
-            photo = resize_photo(photo, self.image_size)
-            colour = resize_nearest(colour, self.image_size)
-            train_ids = resize_nearest(train_ids, self.image_size)
-            instances = resize_nearest(instances, self.image_size)
+        train_ids = resize_nearest(label_ids_to_train_ids(label_ids, where), size)
+        colour = resize_nearest(colour, size)
+        instances = resize_nearest(instances, size)
         flip = self.flip and bool(torch.rand(()) < 0.5)
         return make_sample(photo, colour, train_ids, instance_boundaries(instances), flip)
