@@ -6,6 +6,7 @@ one layout (one label map) can be rendered as many different photos.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -192,6 +193,22 @@ def _street(rng: np.random.Generator) -> Street:
     )
 
 
+def _along_kerbs(
+    rng: np.random.Generator,
+    street: Street,
+    chance: float,
+    start: float,
+    stop: float,
+    gap: tuple[float, float],
+) -> Iterator[tuple[float, float, float]]:
+    """`(side, kerb x, z)` of a row of things along each kerb; each side has one with
+    probability `chance`, its things spaced by `gap` from `start` to `stop` metres."""
+    for side, kerb in ((-1.0, street.road[0]), (1.0, street.road[1])):
+        if rng.random() < chance:
+            for z in _positions(rng, start, stop, gap):
+                yield side, kerb, z
+
+
 def _positions(
     rng: np.random.Generator, start: float, stop: float, gap: tuple[float, float]
 ) -> list[float]:
@@ -240,12 +257,10 @@ def _vehicles(rng: np.random.Generator, street: Street, ids: _Instances) -> list
         for z in _positions(rng, near, 90.0, (9.0, 40.0)):
             x = centre + rng.uniform(-0.3, 0.3)
             vehicles.append(_vehicle(rng, ids, x, z, oncoming, parked=False))
-    for side, kerb in ((-1.0, street.road[0]), (1.0, street.road[1])):
-        if rng.random() < 0.55:
-            for z in _positions(rng, 3.0, 70.0, (5.2, 9.0)):
-                if rng.random() < 0.75:
-                    x = kerb - side * rng.uniform(1.05, 1.3)
-                    vehicles.append(_vehicle(rng, ids, x, z, rng.random() < 0.3, parked=True))
+    for side, kerb, z in _along_kerbs(rng, street, 0.55, 3.0, 70.0, (5.2, 9.0)):
+        if rng.random() < 0.75:  # parked cars, with gaps
+            x = kerb - side * rng.uniform(1.05, 1.3)
+            vehicles.append(_vehicle(rng, ids, x, z, rng.random() < 0.3, parked=True))
     # a parked car and a lane car can overlap: keep the nearer one
     kept: list[Vehicle] = []
     for v in sorted(vehicles, key=lambda v: v.z):
@@ -282,53 +297,46 @@ def _pedestrian(rng: np.random.Generator, ids: _Instances, x: float, z: float) -
 
 def _poles(rng: np.random.Generator, street: Street) -> list[Pole]:
     poles = []
-    for side, kerb in ((-1.0, street.road[0]), (1.0, street.road[1])):
-        if rng.random() > 0.8:
-            continue
-        for z in _positions(rng, 3.0, 80.0, (10.0, 32.0)):
-            height = rng.uniform(3.5, 8.5)
-            has_sign = rng.random() < 0.4
-            has_light = not has_sign and rng.random() < 0.2
-            poles.append(
-                Pole(
-                    x=kerb + side * rng.uniform(0.3, 0.8),
-                    z=z,
-                    height=height,
-                    width=rng.uniform(0.12, 0.26),
-                    arm=-side * rng.uniform(0.8, 2.2)
-                    if height > 6.0 and rng.random() < 0.6
-                    else 0.0,
-                    sign=str(rng.choice(SIGN_SHAPES)) if has_sign else None,
-                    sign_height=rng.uniform(2.0, min(3.2, height - 0.3)),
-                    sign_size=rng.uniform(0.55, 0.9),
-                    light_height=rng.uniform(2.6, min(4.5, height - 0.2)) if has_light else 0.0,
-                )
+    for side, kerb, z in _along_kerbs(rng, street, 0.8, 3.0, 80.0, (10.0, 32.0)):
+        height = rng.uniform(3.5, 8.5)
+        has_sign = rng.random() < 0.4
+        has_light = not has_sign and rng.random() < 0.2
+        has_arm = height > 6.0 and rng.random() < 0.6
+        poles.append(
+            Pole(
+                x=kerb + side * rng.uniform(0.3, 0.8),
+                z=z,
+                height=height,
+                width=rng.uniform(0.12, 0.26),
+                arm=-side * rng.uniform(0.8, 2.2) if has_arm else 0.0,
+                sign=str(rng.choice(SIGN_SHAPES)) if has_sign else None,
+                sign_height=rng.uniform(2.0, min(3.2, height - 0.3)),
+                sign_size=rng.uniform(0.55, 0.9),
+                light_height=rng.uniform(2.6, min(4.5, height - 0.2)) if has_light else 0.0,
             )
+        )
     return poles
 
 
 def _trees(rng: np.random.Generator, street: Street) -> list[Tree]:
     trees = []
-    for side, kerb in ((-1.0, street.road[0]), (1.0, street.road[1])):
-        if rng.random() > 0.45:
-            continue
-        for z in _positions(rng, 4.0, 90.0, (7.0, 16.0)):
-            radius = rng.uniform(1.2, 3.0)
-            trunk = rng.uniform(1.6, 3.2)
-            # (dx, y, rx, ry) of 3 to 6 ellipses around the top of the trunk
-            low = np.array([-0.5 * radius, trunk + 0.6 * radius, 0.55 * radius, 0.55 * radius])
-            high = np.array([0.5 * radius, trunk + 1.3 * radius, 0.9 * radius, 0.95 * radius])
-            lobes = rng.uniform(low, high, (int(rng.integers(3, 7)), 4))
-            trees.append(
-                Tree(
-                    x=kerb + side * rng.uniform(0.6, 1.4),
-                    z=z,
-                    trunk_height=trunk,
-                    trunk_width=rng.uniform(0.2, 0.45),
-                    lobes=tuple(map(tuple, lobes.tolist())),
-                    seed=int(rng.integers(2**31)),
-                )
+    for side, kerb, z in _along_kerbs(rng, street, 0.45, 4.0, 90.0, (7.0, 16.0)):
+        radius = rng.uniform(1.2, 3.0)
+        trunk = rng.uniform(1.6, 3.2)
+        # (dx, y, rx, ry) of 3 to 6 ellipses around the top of the trunk
+        low = np.array([-0.5 * radius, trunk + 0.6 * radius, 0.55 * radius, 0.55 * radius])
+        high = np.array([0.5 * radius, trunk + 1.3 * radius, 0.9 * radius, 0.95 * radius])
+        lobes = rng.uniform(low, high, (int(rng.integers(3, 7)), 4))
+        trees.append(
+            Tree(
+                x=kerb + side * rng.uniform(0.6, 1.4),
+                z=z,
+                trunk_height=trunk,
+                trunk_width=rng.uniform(0.2, 0.45),
+                lobes=tuple(map(tuple, lobes.tolist())),
+                seed=int(rng.integers(2**31)),
             )
+        )
     return trees
 
 
