@@ -21,8 +21,7 @@ def validate_image_size(size: tuple[int, int], multiple: int, what: str) -> None
 
         raise UserInputError(
             f"{what}: image size {height}x{width} is not divisible by {multiple} on both sides "
-            f"(the model squeezes the image {multiple.bit_length() - 1} times); "
-            f"use e.g. {up(height)}x{up(width)}"
+            f"(the model halves the image once per block); use e.g. {up(height)}x{up(width)}"
         )
 
 
