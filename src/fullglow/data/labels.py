@@ -143,7 +143,7 @@ def _bad_values(values: ArrayOrTensor, known: np.ndarray) -> list[int]:
 def _look_up(table: np.ndarray, index: ArrayOrTensor) -> ArrayOrTensor:
     if isinstance(index, Tensor):
         return torch.tensor(table, device=index.device)[index.long()]
-    return table[np.asarray(index)]
+    return np.take(table, np.asarray(index), axis=0)  # several times faster than table[index]
 
 
 def _describe(values: list[int], limit: int = 8) -> str:
