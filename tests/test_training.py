@@ -290,3 +290,54 @@ def test_resumable_sampler_skips_the_consumed_part_of_the_epoch_order():
     order = list(base)
     assert list(ResumableSampler(base, 2)) == order[2:]
     assert len(ResumableSampler(base, 2)) == len(order) - 2
+
+
+def test_the_command_line_parses_into_a_train_config_with_model_options(tmp_path):
+    from fullglow.cli import build_parser
+    from fullglow.cli.commands.train import config_from_args
+
+    args = build_parser().parse_args(
+        [
+            "train", "--data", str(tmp_path), "--out", str(tmp_path / "run"), "--epochs", "3",
+            "--model", "cglow-v2", "--n-flows", "8,8,16", "--hidden-channels", "256",
+            "--conditioning", '{"coupling_channels": 64}', "--lr", "2e-4", "--image-size", "64x128",
+            "--boundary", "--no-flip", "--decay", "linear", "--val-every", "0",
+        ]
+    )  # fmt: skip
+    config = config_from_args(args)
+    assert config.model_options == {
+        "n_flows": [8, 8, 16],
+        "hidden_channels": 256,
+        "conditioning": {"coupling_channels": 64},
+    }
+    assert (config.model, config.epochs, config.steps, config.lr) == ("cglow-v2", 3, None, 2e-4)
+    assert (config.image_size, config.boundary, config.flip) == ((64, 128), True, False)
+    assert (config.decay, config.val_every, config.data) == ("linear", 0, str(tmp_path))
+    with pytest.raises(SystemExit):  # --steps and --epochs exclude each other
+        build_parser().parse_args(
+            ["train", "--data", "d", "--out", "o", "--steps", "1", "--epochs", "1"]
+        )
+
+
+def test_time_budget_stops_cleanly_with_a_checkpoint(synthetic_root, tmp_path):
+    result = train(tiny_config(synthetic_root, steps=50, time_budget_minutes=1e-6), tmp_path)
+    assert (result.stopped, result.steps) == ("time budget", 1)
+    assert latest_checkpoint(tmp_path)["step"] == 1
+
+
+def test_pix2pix_alternates_discriminator_and_generator_steps(synthetic_root, tmp_path):
+    config = tiny_config(
+        synthetic_root, model="pix2pix", image_size=(32, 32), steps=2, lr=None, val_every=2,
+        val_batches=1,
+    )  # fmt: skip
+    result = train(config, tmp_path)
+    assert result.metric_name == "val_l1" and 0 < result.final_val < 1
+    record = next(r for r in read_metrics(tmp_path) if r["step"] == 1)
+    assert {"d_loss", "g_loss", "g_gan", "g_l1"} <= record.keys()
+    # The generator's total is GAN + 100 * L1, as logged.
+    assert record["g_loss"] == pytest.approx(record["g_gan"] + 100 * record["g_l1"], rel=1e-5)
+    optimizers = latest_checkpoint(tmp_path)["objective"]["optimizers"]
+    for name in ("generator", "discriminator"):
+        group = optimizers[name]["param_groups"][0]
+        assert (group["lr"], group["betas"]) == (2e-4, (0.5, 0.999))
+        assert all(int(s["step"]) == 2 for s in optimizers[name]["state"].values())

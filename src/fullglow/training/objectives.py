@@ -40,22 +40,28 @@ class StepOutcome:
     grad_norm: float
 
 
-def _loss_terms(losses: Any, prefix: str = "") -> tuple[list[str], Tensor]:
+def _loss_terms(losses: Any, prefix: str, total_only: bool) -> tuple[list[str], Tensor]:
     """Names and stacked detached values of a loss dataclass's scalar fields (`total` -> `loss`)."""
     names, values = [], []
     for f in dataclasses.fields(losses):
+        if total_only and f.name != "total":
+            continue
         names.append(prefix + ("loss" if f.name == "total" else f.name))
         values.append(getattr(losses, f.name).detach().float().reshape(()))
     return names, torch.stack(values)
 
 
 def _backward_and_check(
-    total: Tensor, terms: Any, parameters: list[nn.Parameter], grad_clip: float | None, prefix: str
+    losses: Any,
+    parameters: list[nn.Parameter],
+    grad_clip: float | None,
+    prefix: str = "",
+    total_only: bool = False,
 ) -> tuple[bool, dict[str, float], float]:
-    """Backpropagate `total`, average the loss terms over processes, clip the gradients; return
-    `(finite, terms, grad_norm)`."""
-    total.backward()
-    names, values = _loss_terms(terms, prefix)
+    """Backpropagate `losses.total`, average the loss terms over processes, clip the gradients;
+    return `(finite, terms, grad_norm)`."""
+    losses.total.backward()
+    names, values = _loss_terms(losses, prefix, total_only)
     values = mean_across_ranks(values)
     max_norm = grad_clip if grad_clip is not None else math.inf
     grad_norm = torch.nn.utils.clip_grad_norm_(parameters, max_norm, error_if_nonfinite=False)
@@ -121,9 +127,7 @@ class LikelihoodObjective(Objective):
         optimizer = self.optimizers["model"]
         optimizer.zero_grad(set_to_none=True)
         losses = model(batch.x, batch.cond, batch.side)
-        finite, terms, norm = _backward_and_check(
-            losses.total, losses, self.parameters, self.grad_clip, ""
-        )
+        finite, terms, norm = _backward_and_check(losses, self.parameters, self.grad_clip)
         if finite:
             optimizer.step()
         else:
@@ -159,8 +163,9 @@ class AdversarialObjective(Objective):
         d_opt, g_opt = self.optimizers["discriminator"], self.optimizers["generator"]
         d_opt.zero_grad(set_to_none=True)
         d_losses = model(batch.x, batch.cond, batch.side, phase="discriminator")
+        # Its `gan` term is its total and its `l1` is 0: only the total is logged.
         finite, terms, d_norm = _backward_and_check(
-            d_losses.total, d_losses, self.discriminator_params, self.grad_clip, "d_"
+            d_losses, self.discriminator_params, self.grad_clip, "d_", total_only=True
         )
         norm = d_norm
         if finite:
@@ -170,7 +175,7 @@ class AdversarialObjective(Objective):
             g_opt.zero_grad(set_to_none=True)
             g_losses = model(batch.x, batch.cond, batch.side, phase="generator")
             finite, g_terms, g_norm = _backward_and_check(
-                g_losses.total, g_losses, self.generator_params, self.grad_clip, "g_"
+                g_losses, self.generator_params, self.grad_clip, "g_"
             )
             terms.update(g_terms)
             norm = math.hypot(d_norm, g_norm)

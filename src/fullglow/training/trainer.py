@@ -91,6 +91,10 @@ def train(config: TrainConfig, out_dir: Path | str, resume: bool = False) -> Tra
     """Train `config.model` on `config.data`, writing everything into `out_dir` (see the README's
     training section for the layout). Under `torchrun`, every process calls this.
 
+    Like a training script, it seeds torch's global random generator (`config.seed` for the
+    model's initialisation, then `seed * world_size + rank`, or the checkpoint's state on a
+    resume) and handles SIGINT/SIGTERM while it runs (previous handlers are restored).
+
     Raises:
         UserInputError: a bad configuration, dataset or run folder.
         TrainingError: `config.max_nonfinite` consecutive non-finite steps.

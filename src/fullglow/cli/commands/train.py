@@ -125,34 +125,19 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )  # fmt: skip
 
     monitor = parser.add_argument_group("monitoring")
-    monitor.add_argument(
-        "--val-every", type=int, default=defaults.val_every,
-        help="steps between validations, 0 for none (default: %(default)s)",
-    )  # fmt: skip
-    monitor.add_argument(
-        "--val-batches", type=int, default=defaults.val_batches,
-        help="batches of the val split to validate on (default: %(default)s)",
-    )  # fmt: skip
-    monitor.add_argument(
-        "--sample-every", type=int, default=defaults.sample_every,
-        help="steps between sample grids, 0 for none (default: %(default)s)",
-    )  # fmt: skip
-    monitor.add_argument(
-        "--n-samples", type=int, default=defaults.n_samples,
-        help="rows of a sample grid (default: %(default)s)",
-    )  # fmt: skip
-    monitor.add_argument(
-        "--checkpoint-every", type=int, default=defaults.checkpoint_every,
-        help="steps between checkpoints (default: %(default)s)",
-    )  # fmt: skip
-    monitor.add_argument(
-        "--keep-last", type=int, default=defaults.keep_last,
-        help="last-*.pt checkpoints to keep (default: %(default)s)",
-    )  # fmt: skip
-    monitor.add_argument(
-        "--log-every", type=int, default=defaults.log_every,
-        help="steps between metrics.jsonl records (default: %(default)s)",
-    )  # fmt: skip
+    for name, what in (
+        ("val_every", "steps between validations, 0 for none"),
+        ("val_batches", "batches of the val split to validate on"),
+        ("sample_every", "steps between sample grids, 0 for none"),
+        ("n_samples", "rows of a sample grid"),
+        ("checkpoint_every", "steps between checkpoints, 0 for none"),
+        ("keep_last", "last-*.pt checkpoints to keep"),
+        ("log_every", "steps between metrics.jsonl records"),
+    ):
+        monitor.add_argument(
+            f"--{name.replace('_', '-')}", type=int, default=getattr(defaults, name),
+            help=f"{what} (default: %(default)s)",
+        )  # fmt: skip
 
     model = parser.add_argument_group("model (options override the preset)")
     model.add_argument("--model", choices=trainable_models(), default=defaults.model)
@@ -170,47 +155,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def config_from_args(args: argparse.Namespace) -> TrainConfig:
-    """The `TrainConfig` the parsed options describe."""
-    options = {
+    """The `TrainConfig` the parsed options describe (options are named after its fields)."""
+    fields = {f.name for f in dataclasses.fields(TrainConfig)}
+    values = {key: value for key, value in vars(args).items() if key in fields}
+    values["data"] = str(args.data)
+    values["flip"] = not args.no_flip
+    values["model_options"] = {
         key[len(_OPTION_PREFIX) :]: value
         for key, value in vars(args).items()
         if key.startswith(_OPTION_PREFIX) and value is not None
     }
-    return TrainConfig(
-        model=args.model,
-        preset=args.preset,
-        model_options=options,
-        data=str(args.data),
-        dataset=args.dataset,
-        image_size=args.image_size,
-        direction=args.direction,
-        boundary=args.boundary,
-        flip=not args.no_flip,
-        batch_size=args.batch_size,
-        lr=args.lr,
-        steps=args.steps,
-        epochs=args.epochs,
-        warmup=args.warmup,
-        decay=args.decay,
-        decay_start=args.decay_start,
-        grad_clip=args.grad_clip,
-        val_every=args.val_every,
-        val_batches=args.val_batches,
-        sample_every=args.sample_every,
-        n_samples=args.n_samples,
-        checkpoint_every=args.checkpoint_every,
-        keep_last=args.keep_last,
-        log_every=args.log_every,
-        max_nonfinite=args.max_nonfinite,
-        memory_saving=args.memory_saving,
-        device=args.device,
-        dtype=args.dtype,
-        tf32=args.tf32,
-        deterministic=args.deterministic,
-        seed=args.seed,
-        num_workers=args.num_workers,
-        time_budget_minutes=args.time_budget_minutes,
-    )
+    return TrainConfig(**values)
 
 
 def run_command(args: argparse.Namespace) -> int:
