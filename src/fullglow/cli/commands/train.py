@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -176,8 +177,9 @@ def run_command(args: argparse.Namespace) -> int:
         sys.stderr.write(f"fullglow train: {err}\n")
         return 1
     best = f"best {result.metric_name} {result.best_val:.4f}; " if result.best_val else ""
-    sys.stdout.write(
-        f"{result.stopped} after {result.steps} steps; {best}checkpoints in "
-        f"{result.run_dir / 'checkpoints'}\n"
-    )
+    if os.environ.get("RANK", "0") == "0":  # under torchrun, one summary for all processes
+        sys.stdout.write(
+            f"{result.stopped} after {result.steps} steps; {best}checkpoints in "
+            f"{result.run_dir / 'checkpoints'}\n"
+        )
     return 128 + result.signal if result.signal is not None else 0
