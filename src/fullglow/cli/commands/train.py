@@ -176,7 +176,9 @@ def run_command(args: argparse.Namespace) -> int:
     except TrainingError as err:
         sys.stderr.write(f"fullglow train: {err}\n")
         return 1
-    best = f"best {result.metric_name} {result.best_val:.4f}; " if result.best_val else ""
+    best = (
+        f"best {result.metric_name} {result.best_val:.4f}; " if result.best_val is not None else ""
+    )
     if os.environ.get("RANK", "0") == "0":  # under torchrun, one summary for all processes
         sys.stdout.write(
             f"{result.stopped} after {result.steps} steps; {best}checkpoints in "
