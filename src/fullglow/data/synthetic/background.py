@@ -206,10 +206,15 @@ def _sky(
     return gradient * (1.0 - cover) + style.cloud_colour * cover
 
 
-def _fogged(style: Style, colour: np.ndarray, depth: np.ndarray) -> np.ndarray:
-    """Blend colours `(N, 3)` towards the haze with distance `(N,)`."""
-    fog = 1.0 - np.exp(-depth / style.fog_distance)[:, None]
-    return colour * (1.0 - fog) + style.haze * fog
+def _haze_weight(style: Style, depth: np.ndarray) -> np.ndarray:
+    """How much of the haze colour `(n, 1)` float32 shows at distances `depth` `(n,)`."""
+    with np.errstate(over="ignore"):
+        return (1.0 - np.exp(-depth.astype(np.float32) / style.fog_distance))[:, None]
+
+
+def _fogged(style: Style, colour: np.ndarray, weight: np.ndarray) -> np.ndarray:
+    """Colours `(N, 3)` blended towards the haze by `weight` `(N, 1)`."""
+    return colour + (style.haze - colour) * weight
 
 
 def _columns(camera: Camera, street: Street, du: np.ndarray) -> tuple[np.ndarray, ...]:
@@ -265,6 +270,7 @@ def render_background(
     lit_left = style.lit if style.sun_side > 0 else style.shade
     lit_right = style.shade if style.sun_side > 0 else style.lit
     lights = (lit_left, lit_right, 0.5 * (style.lit + style.shade))
+    haze = _haze_weight(style, depth)  # depth depends on the column only
     for k, (row, light) in enumerate(
         zip((street.left, street.right, street.end), lights, strict=True), start=1
     ):
@@ -276,11 +282,13 @@ def render_background(
         facades = _Facades(row, style, rng, light)
         index = segment[cols]
         colour = facades.shade(index, along[cols].astype(np.float32), y)
-        canvas.photo[rows, cols] = _fogged(style, colour, z)
+        canvas.photo[rows, cols] = _fogged(style, colour, haze[cols])
         canvas.instance[rows, cols] = facades.label[index]
 
     rows, cols = np.nonzero(surface == _GROUND)
-    z = camera.eye / dv[rows]
+    with np.errstate(divide="ignore"):
+        ground_depth = camera.eye / dv  # depends on the row only; inf above the horizon
+    z = ground_depth[rows]
     x = du[cols].astype(np.float32) * z
     label = np.full(z.shape, TERRAIN, dtype=np.uint8)  # behind low walls and fences
     for band in street.bands:
@@ -292,5 +300,5 @@ def render_background(
         _, height = _segment_heights(row, z)
         reach = row.offset - np.sign(row.offset) * height * style.shadow_length
         colour[(x > reach) if style.sun_side > 0 else (x < reach)] *= style.shade / style.lit
-    canvas.photo[rows, cols] = _fogged(style, colour, z)
+    canvas.photo[rows, cols] = _fogged(style, colour, _haze_weight(style, ground_depth)[rows])
     canvas.instance[rows, cols] = label
