@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import NamedTuple
 
 import numpy as np
@@ -35,8 +36,8 @@ class Canvas:
 
     def box(self, u0: float, u1: float, v0: float, v1: float) -> Region | None:
         """All pixels whose centres lie in `[u0, u1] x [v0, v1]` (None if none do)."""
-        c0, c1 = max(int(np.ceil(u0 - 0.5)), 0), min(int(np.floor(u1 - 0.5)) + 1, self.width)
-        r0, r1 = max(int(np.ceil(v0 - 0.5)), 0), min(int(np.floor(v1 - 0.5)) + 1, self.height)
+        c0, c1 = max(math.ceil(u0 - 0.5), 0), min(math.floor(u1 - 0.5) + 1, self.width)
+        r0, r1 = max(math.ceil(v0 - 0.5), 0), min(math.floor(v1 - 0.5) + 1, self.height)
         if c0 >= c1 or r0 >= r1:
             return None
         mask = np.ones((r1 - r0, c1 - c0), bool)
