@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import torch
 from torch import Tensor, nn
 
 from fullglow.conditional.networks import ConditioningConfig, ConditioningConv
-from fullglow.layers.coupling import AffineCoupling
+from fullglow.layers.coupling import AffineCoupling, CouplingReversal
 
 
 class ConditionalCoupling(nn.Module):
@@ -27,3 +28,9 @@ class ConditionalCoupling(nn.Module):
 
     def inverse(self, y: Tensor, cond: Tensor) -> tuple[Tensor, Tensor]:
         return self.coupling.inverse(y, self.net(cond))
+
+    def reverse(self, y: Tensor, cond: Tensor) -> CouplingReversal:
+        """Rebuild the input from `y` (memory-saving backward); `cond`'s graph is kept."""
+        with torch.enable_grad():
+            features = self.net(cond)
+        return self.coupling.reverse(y, features)

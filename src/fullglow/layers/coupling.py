@@ -7,6 +7,7 @@ from torch import Tensor, nn
 from torch.nn import functional as F
 
 from fullglow.layers.nets import ZeroConv2d
+from fullglow.layers.reversible import zeros_if_none
 
 
 class CouplingNetwork(nn.Module):
@@ -70,3 +71,49 @@ class AffineCoupling(nn.Module):
         x2 = y2 * torch.exp(-F.logsigmoid(logit)) - shift
         logdet = F.logsigmoid(logit).flatten(1).sum(dim=1)
         return torch.cat([y1, x2], dim=1), -logdet
+
+    def reverse(self, y: Tensor, features: Tensor | None = None) -> CouplingReversal:
+        """Rebuild the input from `y` for the memory-saving backward pass.
+
+        The network runs once, with a graph: its output gives the inverse now and the gradient
+        later (`CouplingReversal.gradients`). `features` may carry a graph of their own (a
+        conditioning network's output), through which the gradient then flows.
+        """
+        first = y[:, : self.half].detach().requires_grad_(True)
+        with torch.enable_grad():
+            logit, shift = self._scale_shift(first, features)
+        with torch.no_grad():
+            second = y[:, self.half :] * torch.exp(-F.logsigmoid(logit)) - shift
+        return CouplingReversal(self.half, first, second.detach(), logit, shift)
+
+
+class CouplingReversal:
+    """An affine coupling rebuilt from its output: `input` is `x`; `gradients` backpropagates."""
+
+    def __init__(
+        self, half: int, first: Tensor, second: Tensor, logit: Tensor, shift: Tensor
+    ) -> None:
+        self.half = half
+        self.first = first
+        self.second = second
+        self.logit = logit
+        self.shift = shift
+        self.input = torch.cat([first.detach(), second], dim=1)
+
+    def gradients(
+        self, grad_output: Tensor, grad_logdet: Tensor, wrt: list[Tensor]
+    ) -> tuple[Tensor, list[Tensor | None]]:
+        """Gradients of the loss w.r.t. the input and to each tensor of `wrt` (parameters, conditions)."""
+        second = self.second.requires_grad_(True)
+        with torch.enable_grad():
+            y2 = (second + self.shift) * torch.sigmoid(self.logit)
+            logdet = F.logsigmoid(self.logit).flatten(1).sum(dim=1)
+            found = torch.autograd.grad(
+                (y2, logdet),
+                (self.first, second, *wrt),
+                (grad_output[:, self.half :], grad_logdet),
+                allow_unused=True,
+            )
+        grad_first = grad_output[:, : self.half] + zeros_if_none(found[0], self.first)
+        grad_input = torch.cat([grad_first, zeros_if_none(found[1], second)], dim=1)
+        return grad_input, list(found[2:])

@@ -9,9 +9,9 @@ import torch
 from torch import Tensor, nn
 
 from fullglow.conditional.flow_step import ConditionalFlowStep
-from fullglow.layers.flow_step import FlowStep
+from fullglow.layers.flow_step import FlowStep, StepTrace
 from fullglow.layers.priors import GaussianSplit, TopPrior
-from fullglow.layers.reversible import ChainStep, States, run_chain
+from fullglow.layers.reversible import ChainStep, States, StepGradients, run_chain
 from fullglow.layers.squeeze import squeeze, unsqueeze
 from fullglow.likelihood import bits_per_dim
 from fullglow.models.config import FullGlowConfig
@@ -54,6 +54,37 @@ class JointStep(ChainStep):
         x_a, _, trace = self.source.inverse_traced(y_a)
         x_b, _ = self.target.inverse(y_b, trace, side)
         return x_a, x_b
+
+    def reverse(
+        self, outputs: States, grad_outputs: States, grad_logdets: States, context: States
+    ) -> StepGradients:
+        """Memory-saving backward of the pair, every coupling network run once.
+
+        The source step is rebuilt first (its intermediates are the target's conditions); the
+        target step's backward yields the gradients that reach those intermediates, which join
+        the source step's own backward.
+        """
+        if any(c.requires_grad for c in context):
+            return super().reverse(outputs, grad_outputs, grad_logdets, context)
+        (y_a, y_b), (grad_y_a, grad_y_b), (grad_logdet_a, grad_logdet_b) = (
+            outputs,
+            grad_outputs,
+            grad_logdets,
+        )
+        side = context[0] if context else None
+        source = self.source.reverse(y_a)
+        trace = StepTrace(
+            *(
+                t.detach().requires_grad_(True)
+                for t in (source.trace.actnorm, source.trace.invconv, y_a)
+            )
+        )
+        target = self.target.reverse(y_b, trace, side)
+        grad_x_b, target_pairs, trace_grads = target.gradients(grad_y_b, grad_logdet_b)
+        grad_x_a, source_pairs = source.gradients(grad_y_a, grad_logdet_a, trace_grads)
+        return StepGradients(
+            (source.input, target.input), (grad_x_a, grad_x_b), source_pairs + target_pairs
+        )
 
 
 class TargetLevel(nn.Module):

@@ -10,7 +10,7 @@ from torch import Tensor
 from torch.nn import functional as F
 
 from fullglow.layers.flow_step import FlowStep
-from fullglow.layers.reversible import ChainStep, States
+from fullglow.layers.reversible import ChainStep, States, StepGradients
 
 
 @dataclass(frozen=True)
@@ -91,3 +91,10 @@ class SingleStreamStep(ChainStep):
     def inverse(self, states: States, context: States) -> States:
         x, _ = self.step.inverse(states[0])
         return (x,)
+
+    def reverse(
+        self, outputs: States, grad_outputs: States, grad_logdets: States, context: States
+    ) -> StepGradients:
+        rebuilt = self.step.reverse(outputs[0])
+        grad_x, pairs = rebuilt.gradients(grad_outputs[0], grad_logdets[0])
+        return StepGradients((rebuilt.input,), (grad_x,), pairs)
