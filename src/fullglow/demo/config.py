@@ -8,6 +8,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from fullglow.errors import UserInputError
+from fullglow.evaluation.segmenter import SegmenterConfig
+from fullglow.evaluation.segmenter_training import DEFAULT_STEPS
 
 BASELINES = ("cglow-v1", "cglow-v2", "dualglow", "pix2pix")
 """The paper's baselines, trained (small) with `--baselines`."""
@@ -46,13 +48,13 @@ class DemoConfig:
     device: str = "auto"
     baselines: bool = False
     preset: str = "demo"
-    n_train: int = 160
-    n_val: int = 16
+    n_train: int = 400
+    n_val: int = 32
     batch_size: int = 8
     lr: float = 1e-3
     max_steps: int = 4000
-    segmenter_steps: int = 300
-    segmenter_width: int = 16
+    segmenter_steps: int = DEFAULT_STEPS
+    segmenter_width: int = SegmenterConfig.width
     temperatures: tuple[float, ...] = (0.0, 0.2, 0.4, 0.6, 0.7, 0.8, 0.9, 1.0)
     headline_temperature: float = 0.7
     n_grid: int = 4

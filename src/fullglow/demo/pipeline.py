@@ -199,6 +199,12 @@ class _Demo:
 
     # ----------------------------------------------------------------------------- evaluation
 
+    def _untrained_run(self) -> LoadedRun:
+        """Full-Glow at step 0 of its run (see `untrained_model`), as a run to evaluate."""
+        model = untrained_model(self.train_config("fullglow"), self.dataset("train"), self.device)
+        fingerprint = weights_fingerprint(model)
+        return LoadedRun(model, self.folder.run_dir("fullglow"), "untrained (step 0)", fingerprint)
+
     def _evaluate_into(self, staging: Path, started: float) -> DemoMetrics:
         config, folder = self.config, self.folder
         val = self.dataset("val")
@@ -211,6 +217,7 @@ class _Demo:
             bpd_draws=1,
         )
         grid = _GridWriter(staging / "grid", val, config.n_grid)
+        t = config.headline_temperature
 
         def evaluate(run: LoadedRun) -> tuple[EvaluationReport, GridSamples]:
             report = evaluate_model(run, val, segmenter, settings)
@@ -219,25 +226,20 @@ class _Demo:
             )
             return report, samples
 
-        trained = []
-        for name in config.models:
-            run = load_run(folder.run_dir(name), "last", self.device)
-            report, samples = evaluate(run)
-            trained.append(report)
-            if name == "fullglow":
-                for t in GRID_TEMPERATURES:
-                    grid.add(f"fullglow_T{t}", f"Full-Glow, T = {t}", samples.at(t))
-                _write_transfer(run.model, val, staging / "transfer")
-            else:
-                grid.add(name, display_name(name), samples.at(config.headline_temperature))
-        initial = untrained_model(self.train_config("fullglow"), self.dataset("train"), self.device)
-        fingerprint = weights_fingerprint(initial)
-        run = LoadedRun(initial, folder.run_dir("fullglow"), "untrained (step 0)", fingerprint)
-        untrained, samples = evaluate(run)
-        t = config.headline_temperature
+        trained_run = load_run(folder.run_dir("fullglow"), "last", self.device)
+        fullglow, samples = evaluate(trained_run)
+        _write_transfer(trained_run.model, val, staging / "transfer")
+        for grid_t in GRID_TEMPERATURES:
+            grid.add(f"fullglow_T{grid_t}", f"Full-Glow, T = {grid_t}", samples.at(grid_t))
+        untrained, samples = evaluate(self._untrained_run())
         grid.add("untrained", f"untrained Full-Glow, T = {t}", samples.at(t))
+        baselines = []
+        for name in config.models[1:]:
+            report, samples = evaluate(load_run(folder.run_dir(name), "last", self.device))
+            baselines.append(report)
+            grid.add(name, display_name(name), samples.at(t))
         metrics = DemoMetrics(
-            trained=tuple(trained),
+            trained=(fullglow, *baselines),
             untrained=untrained,
             headline_temperature=t,
             grid_rows=grid.rows,

@@ -36,6 +36,7 @@ th, td { border: 1px solid #ccc; padding: 4px 10px; text-align: right; }
 th:first-child, td:first-child { text-align: left; }
 .grid td, .grid th { text-align: center; border: none; padding: 3px; font-size: 13px; }
 .grid img, .transfer img { width: 160px; image-rendering: pixelated; display: block; }
+table.stages td:last-child { text-align: left; }
 .transfer td { text-align: center; border: none; font-size: 13px; }
 .plots { display: flex; gap: 16px; flex-wrap: wrap; }
 """
@@ -56,10 +57,10 @@ def _img(path: Path, alt: str) -> str:
     return f'<img src="{_data_uri(path)}" alt="{escape(alt)}">'
 
 
-def _table(header: list[str], rows: list[list[str]]) -> str:
+def _table(header: list[str], rows: list[list[str]], css_class: str = "") -> str:
     head = "".join(f"<th>{escape(h)}</th>" for h in header)
     body = "".join("<tr>" + "".join(f"<td>{escape(c)}</td>" for c in row) + "</tr>" for row in rows)
-    return f"<table><tr>{head}</tr>{body}</table>"
+    return f'<table class="{css_class}"><tr>{head}</tr>{body}</table>'
 
 
 def _pct(value: float) -> str:
@@ -107,7 +108,7 @@ def _summary(config: DemoConfig, metrics: DemoMetrics | None, stages: list[Stage
     ]
     total = sum(s.seconds for s in stages)
     rows.append(["total", f"{total:.0f} s ({total / 60:.1f} min)", "", ""])
-    parts.append("<h3>Stages</h3>" + _table(["stage", "time", "state", "note"], rows))
+    parts.append("<h3>Stages</h3>" + _table(["stage", "time", "state", "note"], rows, "stages"))
     return "".join(parts)
 
 
@@ -120,6 +121,8 @@ def _grid(eval_dir: Path, metrics: DemoMetrics | None) -> str:
         "samples synthesized from the label alone.</p>"
     )
     columns = metrics.grid_columns
+    # Up to 7 columns at 160 px; more shrink to fit a 1180 px page.
+    width = min(160, 1180 // len(columns) - 8)
     head = "".join(f"<th>{escape(c.title)}</th>" for c in columns)
     rows = [
         "<tr>"
@@ -129,7 +132,8 @@ def _grid(eval_dir: Path, metrics: DemoMetrics | None) -> str:
         + "</tr>"
         for row in range(metrics.grid_rows)
     ]
-    parts.append(f'<table class="grid"><tr>{head}</tr>{"".join(rows)}</table>')
+    style = f"<style>.grid img {{ width: {width}px; }}</style>"
+    parts.append(f'{style}<table class="grid"><tr>{head}</tr>{"".join(rows)}</table>')
     return "".join(parts)
 
 
