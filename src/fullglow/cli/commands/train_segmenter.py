@@ -1,0 +1,69 @@
+"""`fullglow train-segmenter`: train the PSPNet-style segmenter that scores synthesized photos."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import torch
+
+from fullglow.cli.args import image_size
+from fullglow.data import CityscapesDataset
+from fullglow.errors import UserInputError
+from fullglow.evaluation.segmenter import SegmenterConfig
+from fullglow.evaluation.segmenter_training import (
+    DEFAULT_BATCH_SIZE,
+    DEFAULT_LR,
+    DEFAULT_STEPS,
+    train_segmenter,
+)
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "train-segmenter",
+        help="train the segmenter used to score synthesized photos",
+        description=(
+            "Train a PSPNet-style segmenter from scratch on the real photos of the train split of "
+            "a Cityscapes-layout dataset, score it on the val split and write it to a directory "
+            "(segmenter.safetensors + segmenter.json) that the evaluation loads."
+        ),
+    )
+    parser.add_argument("--data", type=Path, required=True, help="dataset root (Cityscapes layout)")
+    parser.add_argument("--out", type=Path, required=True, help="segmenter directory to write")
+    parser.add_argument(
+        "--image-size", type=image_size, default=None, metavar="HxW",
+        help="resize photos and labels to HxW (default: the dataset's own size)",
+    )  # fmt: skip
+    parser.add_argument("--steps", type=int, default=DEFAULT_STEPS, help="optimisation steps")
+    parser.add_argument("--batch-size", type=int, default=DEFAULT_BATCH_SIZE)
+    parser.add_argument("--lr", type=float, default=DEFAULT_LR, help="Adam's initial learning rate")
+    parser.add_argument(
+        "--width", type=int, default=SegmenterConfig.width, help="channels of the first stage"
+    )
+    parser.add_argument("--device", default=None, help="torch device (default: cuda if available)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    if not args.data.is_dir():
+        raise UserInputError(f"--data {args.data} is not a directory")
+    device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
+    train = CityscapesDataset(args.data, split="train", image_size=args.image_size, flip=True)
+    val = CityscapesDataset(args.data, split="val", image_size=args.image_size)
+    for split, dataset in (("train", train), ("val", val)):
+        if len(dataset) == 0:
+            raise UserInputError(f"--data {args.data} has no {split} images")
+    size = args.image_size or tuple(train[0].photo.shape[-2:])
+    config = SegmenterConfig(width=args.width, image_size=size)
+    report = train_segmenter(
+        train, config, args.steps, args.batch_size, args.lr, device, args.seed, args.out, val
+    )
+    sys.stdout.write(
+        f"segmenter written to {report.path} ({report.steps} steps, {report.seconds:.0f} s, "
+        f"final loss {report.final_loss:.3f})\n"
+        f"val, {len(val)} real photos: {report.val_scores.summary()}\n"
+    )
+    return 0
