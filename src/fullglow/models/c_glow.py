@@ -18,7 +18,8 @@ from fullglow.conditional.networks import ConditioningConfig
 from fullglow.layers.flow_step import StepTrace
 from fullglow.layers.reversible import ChainStep, States
 from fullglow.layers.squeeze import squeeze
-from fullglow.models.conditional_flow import ConditionalFlow, ConditionalFlowConfig, JointPass
+from fullglow.models.conditional_flow import ConditionalFlow, JointPass
+from fullglow.models.config import ConditionalFlowConfig
 from fullglow.models.levels import LevelPlan, conditional_prior, decode_levels, encode_levels
 from fullglow.models.multiscale import LevelShape, resize_side
 

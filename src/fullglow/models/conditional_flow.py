@@ -9,44 +9,26 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, ClassVar, TypeVar
+from typing import ClassVar, TypeVar
 
 import torch
 from torch import Tensor, nn
 
 from fullglow.likelihood import bits_per_dim
-from fullglow.models.config import _as_tuple, validate_flow_geometry
-from fullglow.models.full_glow import FlowLoss
-from fullglow.models.glow import FlowPass
+from fullglow.models.config import ConditionalFlowConfig
+from fullglow.models.levels import FlowPass
 from fullglow.models.multiscale import check_image, level_shapes, num_dims
 
 FlowT = TypeVar("FlowT", bound="ConditionalFlow")
 
 
 @dataclass(frozen=True)
-class ConditionalFlowConfig:
-    """The options every conditional flow has (same names and meaning as `FullGlowConfig`).
+class FlowLoss:
+    """Eq. 11 in bits per dimension: `total = lambda * source_bpd + target_bpd` (batch means)."""
 
-    `image_size` `(H, W)`, both divisible by `2**n_blocks`; `in_channels`: the target photo's
-    channels; `cond_channels`: the condition's (the colour label image: 3); `n_flows`: steps per
-    block (an int, or one per block); `hidden_channels`: width of the coupling networks;
-    `side_channels`: side information (an instance-boundary map: 1) concatenated to every
-    conditioning network's input; `n_bits`: bits per colour channel of the data.
-    """
-
-    image_size: tuple[int, int] = (256, 256)
-    in_channels: int = 3
-    cond_channels: int = 3
-    n_blocks: int = 4
-    n_flows: tuple[int, ...] | int = 16
-    hidden_channels: int = 512
-    side_channels: int = 0
-    n_bits: int = 8
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "image_size", tuple(int(s) for s in self.image_size))
-        object.__setattr__(self, "n_flows", _as_tuple(self.n_flows, self.n_blocks))
-        validate_flow_geometry(self.image_size, self.n_blocks, self.n_flows)
+    total: Tensor
+    source_bpd: Tensor
+    target_bpd: Tensor
 
 
 @dataclass(frozen=True)
@@ -58,7 +40,7 @@ class JointPass:
 
 
 class ConditionalFlow(nn.Module):
-    """`log p(x | cond[, side])` with exact encode/decode; the base of C-Glow and Dual-Glow.
+    """`log p(x | cond[, side])` with exact encode/decode; the base of Full-Glow and the flow baselines.
 
     Images (`x` the target photo `(B, in_channels, H, W)`, `cond` the colour label image
     `(B, cond_channels, H, W)`, `side` `(B, side_channels, H, W)` when `side_channels > 0`) are in
@@ -69,7 +51,7 @@ class ConditionalFlow(nn.Module):
     name: ClassVar[str]
     has_likelihood = True
 
-    def __init__(self, config: Any) -> None:
+    def __init__(self, config: ConditionalFlowConfig) -> None:
         super().__init__()
         self.config = config
         self.shapes = level_shapes(config.image_size, config.in_channels, config.n_blocks)

@@ -10,7 +10,7 @@ from typing import Any
 from fullglow.conditional.networks import ConditioningConfig
 
 
-def _as_tuple(value: int | tuple[int, ...] | list[int], n_blocks: int) -> tuple[int, ...]:
+def per_block(value: int | tuple[int, ...] | list[int], n_blocks: int) -> tuple[int, ...]:
     if isinstance(value, int):
         return (value,) * n_blocks
     return tuple(int(v) for v in value)
@@ -52,17 +52,19 @@ class GlowConfig:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "image_size", tuple(int(s) for s in self.image_size))
-        object.__setattr__(self, "n_flows", _as_tuple(self.n_flows, self.n_blocks))
+        object.__setattr__(self, "n_flows", per_block(self.n_flows, self.n_blocks))
         validate_flow_geometry(self.image_size, self.n_blocks, self.n_flows)
 
 
 @dataclass(frozen=True)
-class FullGlowConfig:
-    """Full-Glow (paper section 4): a source Glow over the condition and a fully conditional target Glow.
+class ConditionalFlowConfig:
+    """The options every conditional flow has (Full-Glow, C-Glow, Dual-Glow).
 
-    `cond_channels`: channels of the source image `x_a` (the colour label image: 3);
-    `side_channels`: extra side-information channels (an instance-boundary map: 1) concatenated
-    to every conditioning network's input; `source_weight`: the lambda of eq. 11.
+    `image_size` `(H, W)`, both divisible by `2**n_blocks`; `in_channels`: the target photo's
+    channels; `cond_channels`: the condition's (the colour label image: 3); `n_flows`: steps per
+    block (an int, or one per block); `hidden_channels`: width of the coupling networks;
+    `side_channels`: side information (an instance-boundary map: 1) concatenated to every
+    conditioning network's input; `n_bits`: bits per colour channel of the data.
     """
 
     image_size: tuple[int, int] = (256, 256)
@@ -72,16 +74,15 @@ class FullGlowConfig:
     n_flows: tuple[int, ...] | int = 16
     hidden_channels: int = 512
     side_channels: int = 0
-    source_weight: float = 1e-4
     n_bits: int = 8
-    conditioning: ConditioningConfig = field(default_factory=ConditioningConfig)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "image_size", tuple(int(s) for s in self.image_size))
-        object.__setattr__(self, "n_flows", _as_tuple(self.n_flows, self.n_blocks))
+        object.__setattr__(self, "n_flows", per_block(self.n_flows, self.n_blocks))
         validate_flow_geometry(self.image_size, self.n_blocks, self.n_flows)
 
     def source_config(self) -> GlowConfig:
+        """The Glow over the condition image, as deep as the target (Full-Glow, Dual-Glow)."""
         return GlowConfig(
             image_size=self.image_size,
             in_channels=self.cond_channels,
@@ -90,6 +91,18 @@ class FullGlowConfig:
             hidden_channels=self.hidden_channels,
             n_bits=self.n_bits,
         )
+
+
+@dataclass(frozen=True)
+class FullGlowConfig(ConditionalFlowConfig):
+    """Full-Glow (paper section 4): a source Glow over the condition and a fully conditional target Glow.
+
+    The shared options, plus `source_weight` (the lambda of eq. 11) and `conditioning` (the shapes
+    of the conditioning networks).
+    """
+
+    source_weight: float = 1e-4
+    conditioning: ConditioningConfig = field(default_factory=ConditioningConfig)
 
 
 def config_to_dict(config: Any) -> dict[str, Any]:

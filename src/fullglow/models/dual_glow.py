@@ -10,8 +10,8 @@ from torch import Tensor, nn
 
 from fullglow.conditional.networks import ConditioningConfig, ConditioningConv
 from fullglow.layers.flow_step import FlowStep
-from fullglow.models.conditional_flow import ConditionalFlow, ConditionalFlowConfig, JointPass
-from fullglow.models.config import GlowConfig
+from fullglow.models.conditional_flow import ConditionalFlow, JointPass
+from fullglow.models.config import ConditionalFlowConfig
 from fullglow.models.glow import Glow
 from fullglow.models.levels import LevelPlan, conditional_prior, decode_levels, encode_levels
 from fullglow.models.multiscale import LevelShape, SingleStreamStep, resize_side
@@ -24,16 +24,6 @@ class DualGlowConfig(ConditionalFlowConfig):
 
     source_weight: float = 1e-4
     prior_channels: int = 256
-
-    def source_config(self) -> GlowConfig:
-        return GlowConfig(
-            image_size=self.image_size,
-            in_channels=self.cond_channels,
-            n_blocks=self.n_blocks,
-            n_flows=self.n_flows,
-            hidden_channels=self.hidden_channels,
-            n_bits=self.n_bits,
-        )
 
 
 class DualGlowTargetLevel(nn.Module):
@@ -85,10 +75,7 @@ class DualGlow(ConditionalFlow):
         )
 
     def _source_plans(self) -> list[LevelPlan]:
-        return [
-            LevelPlan(level.shape, [SingleStreamStep(step) for step in level.steps], level.prior)
-            for level in self.source.levels
-        ]
+        return [level.plan() for level in self.source.levels]
 
     def _target_plans(self, source_latents: list[Tensor], side: Tensor | None) -> list[LevelPlan]:
         plans = []

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -10,10 +9,17 @@ from torch import Tensor, nn
 
 from fullglow.layers.flow_step import FlowStep, StepTrace
 from fullglow.layers.priors import GaussianSplit, TopPrior
-from fullglow.layers.reversible import run_chain
-from fullglow.layers.squeeze import squeeze, unsqueeze
-from fullglow.likelihood import bits_per_dim, standard_normal_log_prob
+from fullglow.layers.squeeze import squeeze
+from fullglow.likelihood import bits_per_dim
 from fullglow.models.config import GlowConfig
+from fullglow.models.levels import (
+    FlowPass,
+    LevelPlan,
+    conditional_prior,
+    decode_levels,
+    encode_levels,
+    split_latent,
+)
 from fullglow.models.multiscale import (
     LevelShape,
     SingleStreamStep,
@@ -21,18 +27,6 @@ from fullglow.models.multiscale import (
     level_shapes,
     num_dims,
 )
-
-
-@dataclass(frozen=True)
-class FlowPass:
-    """Result of encoding: standardised latents (one per level) and the total log-det `(B,)`."""
-
-    latents: list[Tensor]
-    logdet: Tensor
-
-    def log_prob(self) -> Tensor:
-        """`sum_l log N(eps_l; 0, I) + logdet`: the log-density in nats, `(B,)`."""
-        return sum(standard_normal_log_prob(eps) for eps in self.latents) + self.logdet
 
 
 class GlowLevel(nn.Module):
@@ -44,20 +38,10 @@ class GlowLevel(nn.Module):
         self.steps = nn.ModuleList(
             FlowStep(shape.channels, hidden_channels) for _ in range(n_flows)
         )
-        self.prior: GaussianSplit | TopPrior = (
-            GaussianSplit(shape.channels) if shape.split else TopPrior(shape.channels)
-        )
+        self.prior: GaussianSplit | TopPrior = conditional_prior(shape, 0)
 
-
-def split_latent(y: Tensor, shape: LevelShape) -> tuple[Tensor, Tensor]:
-    """Separate a prior's output into the kept channels and the level's latent."""
-    if shape.split:
-        return y[:, : shape.kept_channels], y[:, shape.kept_channels :]
-    return y[:, :0], y
-
-
-def join_latent(kept: Tensor | None, eps: Tensor) -> Tensor:
-    return eps if kept is None else torch.cat([kept, eps], dim=1)
+    def plan(self) -> LevelPlan:
+        return LevelPlan(self.shape, [SingleStreamStep(step) for step in self.steps], self.prior)
 
 
 class Glow(nn.Module):
@@ -91,18 +75,7 @@ class Glow(nn.Module):
         check_image("x", x, self.config.in_channels, self.config.image_size)
 
     def _encode(self, x: Tensor) -> FlowPass:
-        h = x - 0.5
-        latents = []
-        logdet = x.new_zeros(x.shape[0])
-        for level in self.levels:
-            h = squeeze(h)
-            steps = [SingleStreamStep(step) for step in level.steps]
-            (h,), (step_logdet,) = run_chain(steps, (h,), (), self.memory_saving)
-            y, prior_logdet = level.prior(h)
-            h, eps = split_latent(y, level.shape)
-            latents.append(eps)
-            logdet = logdet + step_logdet + prior_logdet
-        return FlowPass(latents, logdet)
+        return encode_levels(x, [level.plan() for level in self.levels], self.memory_saving).flow
 
     def step_traces(self, x: Tensor) -> list[list[StepTrace]]:
         """The outputs of every operation of every step, per level (Full-Glow's conditions)."""
@@ -142,21 +115,12 @@ class Glow(nn.Module):
             self._encode(x)
             self.train(was_training)
 
-    def check_latents(self, latents: list[Tensor]) -> None:
+    def decode(self, latents: list[Tensor]) -> Tensor:
         expected = self.latent_shapes()
         actual = [tuple(z.shape[1:]) for z in latents]
         if actual != expected:
             raise ValueError(f"latents must have shapes {expected} (after the batch), got {actual}")
-
-    def decode(self, latents: list[Tensor]) -> Tensor:
-        self.check_latents(latents)
-        h: Tensor | None = None
-        for level, eps in zip(reversed(self.levels), reversed(latents), strict=True):
-            h, _ = level.prior.inverse(join_latent(h, eps))
-            for step in reversed(level.steps):
-                h, _ = step.inverse(h)
-            h = unsqueeze(h)
-        return h + 0.5
+        return decode_levels(latents, [level.plan() for level in self.levels])
 
     def sample(
         self,

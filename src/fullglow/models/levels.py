@@ -16,13 +16,37 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+import torch
 from torch import Tensor
 
 from fullglow.layers.priors import GaussianSplit, TopPrior
 from fullglow.layers.reversible import ChainStep, States, run_chain
 from fullglow.layers.squeeze import squeeze, unsqueeze
-from fullglow.models.glow import FlowPass, join_latent, split_latent
+from fullglow.likelihood import standard_normal_log_prob
 from fullglow.models.multiscale import LevelShape
+
+
+@dataclass(frozen=True)
+class FlowPass:
+    """Result of encoding: standardised latents (one per level) and the total log-det `(B,)`."""
+
+    latents: list[Tensor]
+    logdet: Tensor
+
+    def log_prob(self) -> Tensor:
+        """`sum_l log N(eps_l; 0, I) + logdet`: the log-density in nats, `(B,)`."""
+        return sum(standard_normal_log_prob(eps) for eps in self.latents) + self.logdet
+
+
+def split_latent(y: Tensor, shape: LevelShape) -> tuple[Tensor, Tensor]:
+    """Separate a prior's output into the kept channels and the level's latent."""
+    if shape.split:
+        return y[:, : shape.kept_channels], y[:, shape.kept_channels :]
+    return y[:, :0], y
+
+
+def join_latent(kept: Tensor | None, eps: Tensor) -> Tensor:
+    return eps if kept is None else torch.cat([kept, eps], dim=1)
 
 
 @dataclass(frozen=True)
