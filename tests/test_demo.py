@@ -34,6 +34,7 @@ TINY = DemoConfig(
     n_grid=2,
     temperatures=(0.0, 0.7, 0.8, 1.0),
     device="cpu",
+    threads=1,  # tiny tensors: one thread is fastest, and immune to a busy machine
 )
 
 

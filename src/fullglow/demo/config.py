@@ -17,7 +17,7 @@ BASELINES = ("cglow-v1", "cglow-v2", "dualglow", "pix2pix")
 GRID_TEMPERATURES = (0.7, 0.8, 1.0)
 """The sample columns of the report's grid."""
 
-RESUMABLE_FIELDS = frozenset({"minutes", "device", "baselines"})
+RESUMABLE_FIELDS = frozenset({"minutes", "device", "baselines", "threads"})
 """Fields a re-run into the same folder may change: they do not alter what is already done."""
 
 
@@ -31,6 +31,10 @@ class DemoConfig:
         minutes: the wall-clock budget of one `run_demo` call; the flow training gets what the
             fixed-size stages (data, segmenter, evaluation) leave of it.
         device: "cpu", "cuda", "cuda:N" or "auto" (cuda when available).
+        threads: torch's CPU threads during the run (restored afterwards); None keeps torch's
+            setting. With as many threads as cores, every operation waits for its slowest thread,
+            so a program busy on one core slows training ten-fold (measured on 2 cores); the CLI
+            therefore leaves one core free.
         baselines: also train and evaluate the small baselines (`BASELINES`).
         preset: the models' registry preset ("demo"; "tiny" for tests).
         n_train / n_val: images of the generated train and val splits.
@@ -46,6 +50,7 @@ class DemoConfig:
     image_size: tuple[int, int] = (32, 64)
     minutes: float = 8.0
     device: str = "auto"
+    threads: int | None = None
     baselines: bool = False
     preset: str = "demo"
     n_train: int = 400
@@ -69,6 +74,8 @@ class DemoConfig:
         problems = []
         if len(self.image_size) != 2 or min(self.image_size) < 1:
             problems.append(f"size must be two positive sides HxW, got {self.image_size}")
+        if self.threads is not None and self.threads < 1:
+            problems.append(f"threads must be >= 1, got {self.threads}")
         if not self.minutes > 0:
             problems.append(f"minutes must be > 0, got {self.minutes}")
         for name in ("n_train", "n_val", "batch_size", "max_steps", "segmenter_steps", "n_grid"):

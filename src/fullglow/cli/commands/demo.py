@@ -6,6 +6,8 @@ import argparse
 import sys
 from pathlib import Path
 
+import torch
+
 from fullglow.cli.args import image_size
 from fullglow.demo import DemoConfig, run_demo
 from fullglow.demo.summary import summary_text
@@ -47,6 +49,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--baselines", action="store_true",
         help="also train and evaluate C-Glow v1/v2, Dual-Glow and pix2pix (give more --minutes)",
     )  # fmt: skip
+    parser.add_argument(
+        "--threads", type=int, default=max(1, torch.get_num_threads() - 1),
+        help="CPU threads for torch (default: the cores less one, %(default)s here: with every "
+        "core in use, any other busy program slows training ten-fold)",
+    )  # fmt: skip
     parser.add_argument("--seed", type=int, default=DEFAULTS.seed)
     parser.set_defaults(func=run)
 
@@ -56,6 +63,7 @@ def run(args: argparse.Namespace) -> int:
         image_size=args.size,
         minutes=args.minutes,
         device=args.device,
+        threads=args.threads,
         baselines=args.baselines,
         seed=args.seed,
     )
