@@ -6,6 +6,8 @@ from dataclasses import dataclass
 
 from torch import Tensor, nn
 
+from fullglow.layers.nets import ConvNet
+
 # Below this side length a level is too small for the paper's two valid 3x3 convolutions
 # (each removes a 1-pixel border); such levels use padded ("same") convolutions instead.
 MIN_SIZE_FOR_VALID_CONVS = 8
@@ -75,10 +77,11 @@ class ConditioningMLP(nn.Module):
         return self.head(self.body(cond))
 
 
-class ConditioningConv(nn.Module):
+class ConditioningConv(ConvNet):
     """CN for the conditional coupling: `conv3x3(C_in -> 128) ReLU, conv3x3(128 -> C_out) ReLU`.
 
-    Padded convolutions, so the output has the level's size. `(B, C_in, H, W) -> (B, C_out, H, W)`.
+    Padded convolutions, so the output has the level's size; computed in channels-last on the CPU
+    (`fullglow.layers.nets`), returned contiguous. `(B, C_in, H, W) -> (B, C_out, H, W)`.
     """
 
     def __init__(self, in_channels: int, out_channels: int, config: ConditioningConfig) -> None:
@@ -86,10 +89,10 @@ class ConditioningConv(nn.Module):
         hidden = config.coupling_channels
         self.net = nn.Sequential(
             nn.Conv2d(in_channels, hidden, 3, padding=1),
-            nn.ReLU(),
+            nn.ReLU(inplace=True),
             nn.Conv2d(hidden, out_channels, 3, padding=1),
-            nn.ReLU(),
+            nn.ReLU(inplace=True),
         )
 
     def forward(self, cond: Tensor) -> Tensor:
-        return self.net(cond)
+        return self.net(self.in_layout(cond)).contiguous()

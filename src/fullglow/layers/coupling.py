@@ -6,20 +6,25 @@ import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
-from fullglow.layers.nets import ZeroConv2d
+from fullglow.layers.nets import ConvNet, ZeroConv2d
 from fullglow.layers.reversible import zeros_if_none
 
 
-class CouplingNetwork(nn.Module):
-    """`conv3x3(-> hidden) ReLU, conv1x1(hidden -> hidden) ReLU, ZeroConv3x3(hidden -> out)`."""
+class CouplingNetwork(ConvNet):
+    """`conv3x3(-> hidden) ReLU, conv1x1(hidden -> hidden) ReLU, ZeroConv3x3(hidden -> out)`.
+
+    Computes in channels-last on the CPU (see `fullglow.layers.nets`); the ReLUs work in place on
+    the convolutions' outputs, which nothing else reads. The output is contiguous.
+    Shapes: `(B, in_channels, H, W) -> (B, out_channels, H, W)`.
+    """
 
     def __init__(self, in_channels: int, out_channels: int, hidden_channels: int) -> None:
         super().__init__()
         self.net = nn.Sequential(
             nn.Conv2d(in_channels, hidden_channels, 3, padding=1),
-            nn.ReLU(),
+            nn.ReLU(inplace=True),
             nn.Conv2d(hidden_channels, hidden_channels, 1),
-            nn.ReLU(),
+            nn.ReLU(inplace=True),
             ZeroConv2d(hidden_channels, out_channels),
         )
         for conv in (self.net[0], self.net[2]):
@@ -27,7 +32,7 @@ class CouplingNetwork(nn.Module):
             nn.init.zeros_(conv.bias)
 
     def forward(self, x: Tensor) -> Tensor:
-        return self.net(x)
+        return self.net(self.in_layout(x))
 
 
 class AffineCoupling(nn.Module):

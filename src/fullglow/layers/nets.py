@@ -1,4 +1,12 @@
-"""Small convolutional networks shared by the layers: the zero-initialised output convolution."""
+"""Small convolutional networks shared by the layers, and the memory layout they compute in.
+
+On the CPU, oneDNN's convolutions with few input or output channels (a coupling network's first
+and last 3x3 convolutions, the conditioning convolutions) run 1.3-2x faster on channels-last
+(NHWC) tensors, and the 512x512 1x1 convolution becomes one matrix product. The networks below
+therefore compute in channels-last on the CPU by default; the flow's own tensors (few channels,
+reshaped by squeeze and split) stay in the ordinary layout. The layout changes speed only: every
+result is the same function of the inputs.
+"""
 
 from __future__ import annotations
 
@@ -7,11 +15,38 @@ from torch import Tensor, nn
 from torch.nn import functional as F
 
 
-class ZeroConv2d(nn.Module):
+class ConvNet(nn.Module):
+    """A network of convolutions that may compute in the channels-last memory layout.
+
+    `channels_last`: True or False forces the layout; None (the default) picks channels-last for
+    CPU tensors and leaves tensors on other devices as they come. `set_channels_last` sets it for
+    every such network of a model.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.channels_last: bool | None = None
+
+    def in_layout(self, x: Tensor) -> Tensor:
+        """`x` in the layout this network computes in."""
+        use = x.device.type == "cpu" if self.channels_last is None else self.channels_last
+        return x.contiguous(memory_format=torch.channels_last) if use and x.dim() == 4 else x
+
+
+def set_channels_last(model: nn.Module, enabled: bool | None) -> None:
+    """Make every `ConvNet` of `model` compute in channels-last (True), the ordinary layout (False),
+    or the device's default (None: channels-last on the CPU)."""
+    for module in model.modules():
+        if isinstance(module, ConvNet):
+            module.channels_last = enabled
+
+
+class ZeroConv2d(ConvNet):
     """3x3 convolution whose weights, bias and per-channel log-scale start at zero (Glow).
 
     `y = conv(x) * exp(3 * scale)`; at initialisation `y == 0`, so a coupling or a prior that ends
-    in this layer starts as the identity or the standard normal.
+    in this layer starts as the identity or the standard normal. The output is in the ordinary
+    (contiguous) layout. Shapes: `(B, C_in, H, W) -> (B, C_out, H, W)`.
     """
 
     def __init__(self, in_channels: int, out_channels: int) -> None:
@@ -22,4 +57,5 @@ class ZeroConv2d(nn.Module):
         self.scale = nn.Parameter(torch.zeros(1, out_channels, 1, 1))
 
     def forward(self, x: Tensor) -> Tensor:
-        return F.conv2d(x, self.conv.weight, self.conv.bias, padding=1) * torch.exp(3 * self.scale)
+        y = F.conv2d(self.in_layout(x), self.conv.weight, self.conv.bias, padding=1)
+        return (y * torch.exp(3 * self.scale)).contiguous()
