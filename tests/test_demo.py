@@ -17,7 +17,7 @@ from fullglow.cli import main
 from fullglow.demo import DemoConfig, run_demo
 from fullglow.demo import pipeline as demo_pipeline
 from fullglow.demo.folder import MARKER_FILE
-from fullglow.demo.results import read_metrics
+from fullglow.demo.results import TRANSFER_IMAGES, read_metrics
 from fullglow.demo.svg import Series, line_chart, nice_ticks
 from fullglow.errors import UserInputError
 from fullglow.evaluation.report import METRICS
@@ -86,8 +86,8 @@ def test_demo_runs_resumes_after_interrupt_and_reports(tmp_path, monkeypatch):
     assert metrics.fullglow.bpd < metrics.untrained.bpd
     head = metrics.headline()
     assert head.temperature == TINY.headline_temperature
-    assert head.trained_miou == metrics.fullglow.at(0.7).mean_iou.mean
-    assert head.untrained_miou == metrics.untrained.at(0.7).mean_iou.mean
+    assert head.trained_miou == metrics.fullglow.at(0.8).mean_iou.mean
+    assert head.untrained_miou == metrics.untrained.at(0.8).mean_iou.mean
 
     html = (out / "report.html").read_text()
     assert "partial" not in html
@@ -97,7 +97,7 @@ def test_demo_runs_resumes_after_interrupt_and_reports(tmp_path, monkeypatch):
     images = _data_uris(html)
     n_columns = len(metrics.grid_columns)  # label, real, T = 0.7 / 0.8 / 1.0, untrained
     assert n_columns == 6
-    assert len(images) == TINY.n_grid * n_columns + 5  # the grid and the content transfer
+    assert len(images) == TINY.n_grid * n_columns + len(TRANSFER_IMAGES)  # grid and transfer
     for png in images:
         assert Image.open(io.BytesIO(png)).size == (32, 16)
     assert not re.search(r'(src|href)="(?!data:)', html)  # self-contained: nothing linked

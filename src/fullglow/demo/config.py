@@ -61,7 +61,7 @@ class DemoConfig:
     segmenter_steps: int = DEFAULT_STEPS
     segmenter_width: int = SegmenterConfig.width
     temperatures: tuple[float, ...] = (0.0, 0.2, 0.4, 0.6, 0.7, 0.8, 0.9, 1.0)
-    headline_temperature: float = 0.7
+    headline_temperature: float = 0.8
     n_grid: int = 4
     seed: int = 0
 

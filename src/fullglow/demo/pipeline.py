@@ -29,7 +29,14 @@ from fullglow.demo.config import GRID_TEMPERATURES, DemoConfig
 from fullglow.demo.evaluation import GridSamples, grid_samples, untrained_model
 from fullglow.demo.folder import DemoFolder, StageRecord
 from fullglow.demo.report import write_report
-from fullglow.demo.results import METRICS_FILE, DemoMetrics, GridColumn, read_metrics
+from fullglow.demo.results import (
+    METRICS_FILE,
+    TRANSFER_IMAGES,
+    TRANSFER_SCALE,
+    DemoMetrics,
+    GridColumn,
+    read_metrics,
+)
 from fullglow.evaluation.evaluate import EvaluationSettings, evaluate_model, prepare_segmenter
 from fullglow.evaluation.images import staged_directory, to_uint8
 from fullglow.evaluation.report import EvaluationReport
@@ -288,26 +295,28 @@ class _GridWriter:
         self.columns.append(GridColumn(key, title))
 
 
-TRANSFER_IMAGES = ("photo", "label", "new_label", "transferred", "new_photo")
-"""`eval/transfer/{name}.png`: a photo and its label, another label, the photo's content under
-that label, and that label's own photo."""
-
-
+@torch.no_grad()
 def _write_transfer(model: nn.Module, val: CityscapesDataset, directory: Path) -> None:
+    """Content transfer from val frame 0 to the structure of val frame 1 (`TRANSFER_IMAGES`)."""
     source, target = val[0], val[1]
     device = model_device(model)
     # The centre of each 8-bit bin: the photo as a continuous input of the flow.
-    photo = source.photo[None] + 0.5 / 256
-    transferred = content_transfer(
-        model,
-        photo.to(device),
-        source.label_colour[None].to(device),
-        target.label_colour[None].to(device),
-    ).cpu()
-    images = (source.photo, source.label_colour, target.label_colour, transferred[0], target.photo)
+    photo = (source.photo[None] + 0.5 / 256).to(device)
+    label, new_label = source.label_colour[None].to(device), target.label_colour[None].to(device)
+    transferred = content_transfer(model, photo, label, new_label)
+    latents = [TRANSFER_SCALE * z for z in model.encode(photo, label)]
+    scaled = model.decode(latents, new_label)
+    images = (
+        source.photo[None],
+        source.label_colour[None],
+        target.label_colour[None],
+        transferred,
+        scaled,
+        target.photo[None],
+    )
     directory.mkdir(parents=True, exist_ok=True)
-    for name, image in zip(TRANSFER_IMAGES, images, strict=True):
-        write_png(directory / f"{name}.png", to_uint8(image[None])[0])
+    for column, image in zip(TRANSFER_IMAGES, images, strict=True):
+        write_png(directory / f"{column.key}.png", to_uint8(image)[0])
 
 
 def _json(values: dict) -> str:

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from fullglow.demo.config import DemoConfig
 from fullglow.demo.folder import MARKER_FILE, StageRecord, read_marker
-from fullglow.demo.results import DemoMetrics, read_metrics
+from fullglow.demo.results import TRANSFER_IMAGES, DemoMetrics, read_metrics
 from fullglow.demo.svg import PALETTE, Series, line_chart
 from fullglow.errors import UserInputError
 from fullglow.evaluation.report import METRICS, EvaluationReport
@@ -35,7 +35,7 @@ table { border-collapse: collapse; margin: 8px 0; }
 th, td { border: 1px solid #ccc; padding: 4px 10px; text-align: right; }
 th:first-child, td:first-child { text-align: left; }
 .grid td, .grid th { text-align: center; border: none; padding: 3px; font-size: 13px; }
-.grid img, .transfer img { width: 160px; image-rendering: pixelated; display: block; }
+.grid img, .transfer img { width: 150px; image-rendering: pixelated; display: block; }
 table.stages td:last-child { text-align: left; }
 .transfer td { text-align: center; border: none; font-size: 13px; }
 .plots { display: flex; gap: 16px; flex-wrap: wrap; }
@@ -170,22 +170,15 @@ def _transfer(eval_dir: Path, metrics: DemoMetrics | None) -> str:
     head = "<h2>Content transfer</h2>"
     if metrics is None or not metrics.transfer:
         return head + PENDING
-    cells = (
-        ("photo", "a real val photo"),
-        ("label", "its label"),
-        ("new_label", "another label"),
-        ("transferred", "the photo's latent decoded under the other label"),
-        ("new_photo", "the other label's real photo"),
-    )
     row = "".join(
-        f"<td>{_img(eval_dir / 'transfer' / f'{name}.png', title)}{escape(title)}</td>"
-        for name, title in cells
+        f"<td>{_img(eval_dir / 'transfer' / f'{c.key}.png', c.title)}{escape(c.title)}</td>"
+        for c in TRANSFER_IMAGES
     )
     return (
         head
-        + '<p class="muted">Paper, section 5.3: <i>z = f(x<sub>b</sub> | x<sub>a</sub>)</i> of a '
-        "real photo, then decoded with a new structure.</p>"
-        + f'<table class="transfer"><tr>{row}</tr></table>'
+        + '<p class="muted">Paper, section 5.4: <i>z = f(x<sub>b</sub> | x<sub>a</sub>)</i> of a '
+        "real photo, then decoded with a new structure. Values outside [0, 1] are clipped and "
+        "non-finite ones shown black.</p>" + f'<table class="transfer"><tr>{row}</tr></table>'
     )
 
 

@@ -27,6 +27,21 @@ class GridColumn:
     title: str
 
 
+TRANSFER_SCALE = 0.7
+"""The second transfer decodes the photo's latents scaled by this factor (the paper's sampling
+temperature): a briefly trained flow's inverse can blow up on unscaled latents under a new label."""
+
+TRANSFER_IMAGES = (
+    GridColumn("photo", "a real val photo"),
+    GridColumn("label", "its label"),
+    GridColumn("new_label", "another label"),
+    GridColumn("transferred", "the photo's latents decoded under the other label"),
+    GridColumn("transferred_scaled", f"the same, latents x {TRANSFER_SCALE}"),
+    GridColumn("new_photo", "the other label's real photo"),
+)
+"""The content-transfer example, `eval/transfer/{key}.png`."""
+
+
 @dataclass(frozen=True)
 class Headline:
     """Mean IoU (fractions) of trained and untrained samples at one temperature, and the ceiling."""
