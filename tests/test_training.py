@@ -15,7 +15,7 @@ from fullglow.data import CityscapesDataset
 from fullglow.errors import UserInputError
 from fullglow.layers import reversible
 from fullglow.training import TrainingError, load_trained_model, train
-from fullglow.training import files as training_files
+from fullglow.training import checkpoints as training_checkpoints
 from fullglow.training.batches import Batch, ResumableSampler, fixed_batches, prepare_batch
 from fullglow.training.checkpoints import FORMAT_VERSION, CheckpointStore, load_checkpoint
 from fullglow.training.metrics_log import read_metrics
@@ -132,7 +132,7 @@ def test_a_failed_checkpoint_write_leaves_the_previous_one_loadable(tmp_path, mo
             handle.write(b"PK\x03\x04 the first bytes of a zip that never ends")
         raise OSError("no space left on device")
 
-    monkeypatch.setattr(training_files.torch, "save", dies_halfway)
+    monkeypatch.setattr(training_checkpoints.torch, "save", dies_halfway)
     with pytest.raises(OSError, match="no space"):
         store.save_last(_payload(2))
     monkeypatch.undo()

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from fullglow.demo.config import DemoConfig
 from fullglow.errors import UserInputError
-from fullglow.training.files import atomic_write_text
+from fullglow.files import atomic_write_text
 
 MARKER_FILE = "demo.json"
 FORMAT = "fullglow-demo/1"

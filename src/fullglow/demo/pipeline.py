@@ -38,16 +38,16 @@ from fullglow.demo.results import (
     read_metrics,
 )
 from fullglow.evaluation.evaluate import EvaluationSettings, evaluate_model, prepare_segmenter
-from fullglow.evaluation.images import staged_directory, to_uint8
+from fullglow.evaluation.images import to_uint8
 from fullglow.evaluation.report import EvaluationReport
 from fullglow.evaluation.runs import LoadedRun, display_name, load_run, weights_fingerprint
 from fullglow.evaluation.sampling import model_device
 from fullglow.evaluation.segmenter import SegmenterConfig
 from fullglow.evaluation.segmenter_training import DEFAULT_BATCH_SIZE, DEFAULT_LR, train_segmenter
 from fullglow.evaluation.transfer import content_transfer
+from fullglow.files import atomic_write_text, staged_directory
 from fullglow.training import TrainConfig, train
 from fullglow.training.distributed import resolve_device
-from fullglow.training.files import atomic_write_text
 
 log = logging.getLogger(__name__)
 

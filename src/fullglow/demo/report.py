@@ -19,7 +19,7 @@ from fullglow.errors import UserInputError
 from fullglow.evaluation.report import METRICS, EvaluationReport
 from fullglow.evaluation.runs import display_name
 from fullglow.evaluation.tables import bpd_cell, percent, temperature_cell
-from fullglow.training.files import atomic_write_text
+from fullglow.files import atomic_write_text
 from fullglow.training.metrics_log import read_metrics as read_training_log
 
 REPORT_FILE = "report.html"

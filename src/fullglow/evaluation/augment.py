@@ -37,7 +37,7 @@ from fullglow.data.image_io import read_instance_ids
 from fullglow.data.labels import label_ids_to_colours
 from fullglow.data.resizing import resize_nearest
 from fullglow.errors import UserInputError
-from fullglow.evaluation.images import cityscapes_photo_path, staged_directory, to_uint8
+from fullglow.evaluation.images import cityscapes_photo_path, to_uint8
 from fullglow.evaluation.sampling import (
     ImageWriter,
     batch_generator,
@@ -50,6 +50,7 @@ from fullglow.evaluation.sampling import (
     temperatures_of,
     to_model,
 )
+from fullglow.files import staged_directory
 
 log = logging.getLogger(__name__)
 

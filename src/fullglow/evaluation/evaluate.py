@@ -26,12 +26,7 @@ from tqdm import tqdm
 
 from fullglow.data.cityscapes import CityscapesDataset
 from fullglow.errors import UserInputError
-from fullglow.evaluation.images import (
-    cityscapes_photo_path,
-    displayable,
-    read_photo,
-    staged_directory,
-)
+from fullglow.evaluation.images import cityscapes_photo_path, displayable, read_photo
 from fullglow.evaluation.likelihood import conditional_bpd
 from fullglow.evaluation.metrics import NUM_CLASSES, SegmentationScores, confusion_matrix
 from fullglow.evaluation.report import EvaluationReport, RoundScores, TemperatureResult
@@ -57,6 +52,7 @@ from fullglow.evaluation.tables import (
     table2,
     temperature_cell,
 )
+from fullglow.files import staged_directory
 
 log = logging.getLogger(__name__)
 

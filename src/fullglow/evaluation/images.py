@@ -1,18 +1,13 @@
 """Generated images on disk: 8-bit conversion, Cityscapes file names and all-or-nothing outputs.
 
 Every command that writes results fills a hidden temporary sibling of its output path and renames
-it into place only when everything succeeded (`staged_directory`, `atomic_png`), so an error or an
+it into place only when everything succeeded (`fullglow.files.staged_directory`, `atomic_png`), so an error or an
 interruption never leaves a half-written dataset, table or image behind.
 """
 
 from __future__ import annotations
 
 import logging
-import os
-import shutil
-import tempfile
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -21,7 +16,7 @@ from torch import Tensor
 
 from fullglow.data.cityscapes import PHOTO_SUFFIX
 from fullglow.data.image_io import read_rgb, write_png
-from fullglow.errors import UserInputError
+from fullglow.files import atomic_write
 
 log = logging.getLogger(__name__)
 
@@ -63,69 +58,6 @@ def cityscapes_photo_path(root: Path, split: str, city: str, stem: str) -> Path:
     return root / "leftImg8bit" / split / city / f"{stem}{PHOTO_SUFFIX}"
 
 
-def check_new_output(path: Path, overwrite: bool) -> None:
-    """Raise `UserInputError` when `path` exists (unless `overwrite`, or it is an empty folder)."""
-    if not path.exists() or overwrite:
-        return
-    if path.is_dir() and not any(path.iterdir()):
-        return
-    raise UserInputError(
-        f"{path} already exists; choose a new output path (or pass --overwrite to replace it)"
-    )
-
-
-def _replace(staging: Path, target: Path) -> None:
-    """Move `staging` to `target`, retiring an existing `target` first (two renames)."""
-    if not target.exists():
-        os.replace(staging, target)
-        return
-    retired = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".old", dir=target.parent))
-    os.replace(target, retired / target.name)
-    os.replace(staging, target)
-    shutil.rmtree(retired)
-
-
-@contextmanager
-def staged_directory(target: Path, overwrite: bool = False) -> Iterator[Path]:
-    """Yield a temporary folder beside `target` that becomes `target` when the block succeeds.
-
-    On an exception the temporary folder is deleted and `target` is left as it was.
-
-    Raises:
-        UserInputError: `target` exists and `overwrite` is False (see `check_new_output`).
-    """
-    target = Path(target)
-    check_new_output(target, overwrite)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent))
-    try:
-        yield staging
-        _replace(staging, target)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
-
-
 def atomic_png(path: Path, image: np.ndarray) -> None:
     """Write `image` (see `write_png`) to a temporary file beside `path`, then rename it."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        write_png(Path(temporary), image)
-        os.replace(temporary, path)
-    finally:
-        if os.path.exists(temporary):
-            os.unlink(temporary)
-
-
-def atomic_text(path: Path, text: str) -> None:
-    """Write `text` to a temporary file beside `path`, then rename it."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w") as handle:
-            handle.write(text)
-        os.replace(temporary, path)
-    finally:
-        if os.path.exists(temporary):
-            os.unlink(temporary)
+    atomic_write(path, lambda temporary: write_png(temporary, image))

@@ -25,7 +25,8 @@ from fullglow.data.cityscapes import CityscapesDataset, CityscapesRecord
 from fullglow.data.image_io import write_png
 from fullglow.data.sample import Sample
 from fullglow.errors import UserInputError
-from fullglow.evaluation.images import cityscapes_photo_path, staged_directory, to_uint8
+from fullglow.evaluation.images import cityscapes_photo_path, to_uint8
+from fullglow.files import staged_directory
 
 log = logging.getLogger(__name__)
 

@@ -25,9 +25,10 @@ from fullglow.data.labels import colours_to_label_ids, label_ids_to_colours, lab
 from fullglow.data.resizing import resize_nearest, resize_photo
 from fullglow.data.sample import Sample, instance_boundaries, make_sample
 from fullglow.errors import UserInputError
-from fullglow.evaluation.images import atomic_png, check_new_output, photo_tensor, to_uint8
+from fullglow.evaluation.images import atomic_png, photo_tensor, to_uint8
 from fullglow.evaluation.runs import LoadedRun
 from fullglow.evaluation.sampling import side_input, to_model
+from fullglow.files import check_new_output
 
 log = logging.getLogger(__name__)
 

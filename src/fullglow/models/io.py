@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +11,7 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 
 from fullglow.errors import UserInputError
+from fullglow.files import atomic_write, atomic_write_text
 from fullglow.models.config import config_to_dict
 
 CONFIG_FILE = "config.json"
@@ -29,21 +28,8 @@ def save_model(model: nn.Module, directory: str | Path) -> None:
     directory.mkdir(parents=True, exist_ok=True)
     meta = {"model": model.name, "config": config_to_dict(model.config)}
     state = {k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()}
-    _atomic_write(directory / WEIGHTS_FILE, lambda path: save_file(state, str(path)))
-    _atomic_write(
-        directory / CONFIG_FILE, lambda path: path.write_text(json.dumps(meta, indent=2) + "\n")
-    )
-
-
-def _atomic_write(target: Path, write: Any) -> None:
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        write(Path(tmp))
-        os.replace(tmp, target)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    atomic_write(directory / WEIGHTS_FILE, lambda path: save_file(state, str(path)))
+    atomic_write_text(directory / CONFIG_FILE, json.dumps(meta, indent=2) + "\n")
 
 
 def read_model_meta(directory: str | Path) -> tuple[str, dict[str, Any]]:

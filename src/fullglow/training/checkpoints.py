@@ -3,7 +3,7 @@
 A checkpoint is one `torch.save`d dict of plain values and tensors (loadable with
 `weights_only=True`): the model's name, config and weights, the optimizers' and schedulers' states,
 the step, the data position `(epoch, batch within the epoch)`, the best validation value, and the
-random states of every rank. Each is written atomically (`fullglow.training.files`).
+random states of every rank. Each is written atomically (`fullglow.files`).
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from typing import Any, NamedTuple
 import torch
 
 from fullglow.errors import UserInputError
-from fullglow.training.files import TEMP_SUFFIX, atomic_torch_save
+from fullglow.files import TEMP_SUFFIX, atomic_write
 
 log = logging.getLogger(__name__)
 
@@ -82,13 +82,13 @@ class CheckpointStore:
     def save_last(self, payload: dict[str, Any]) -> Path:
         """Write `last-{step}.pt`, then delete all but the newest `keep_last`."""
         path = self.directory / last_name(payload["step"])
-        atomic_torch_save(path, payload)
+        atomic_write(path, lambda tmp: torch.save(payload, tmp))
         for old in self.last_paths()[: -self.keep_last]:
             old.unlink(missing_ok=True)
         return path
 
     def save_best(self, payload: dict[str, Any]) -> Path:
-        atomic_torch_save(self.best_path, payload)
+        atomic_write(self.best_path, lambda tmp: torch.save(payload, tmp))
         return self.best_path
 
 

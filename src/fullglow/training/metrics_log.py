@@ -9,7 +9,7 @@ import math
 from pathlib import Path
 from typing import Any
 
-from fullglow.training.files import atomic_write_text
+from fullglow.files import atomic_write_text
 
 log = logging.getLogger(__name__)
 

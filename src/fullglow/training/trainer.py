@@ -27,6 +27,7 @@ from tqdm import tqdm
 from tqdm.contrib.logging import logging_redirect_tqdm
 
 from fullglow.errors import UserInputError
+from fullglow.files import atomic_write_text
 from fullglow.models.config import config_to_dict
 from fullglow.models.registry import build_config, model_from_config, model_names
 from fullglow.training import distributed as dist
@@ -48,7 +49,6 @@ from fullglow.training.checkpoints import (
     restore_rng,
 )
 from fullglow.training.config import CONFIG_FILE, TrainConfig, reconcile_config
-from fullglow.training.files import atomic_write_text
 from fullglow.training.metrics_log import MetricsLog
 from fullglow.training.objectives import Objective, StepOutcome, make_objective
 from fullglow.training.validation import sample_grid, validate, write_png

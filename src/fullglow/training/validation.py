@@ -10,9 +10,9 @@ import torch
 from PIL import Image
 from torch import Tensor, nn
 
+from fullglow.files import atomic_write
 from fullglow.likelihood import bits_per_dim
 from fullglow.training.batches import Batch
-from fullglow.training.files import atomic_write
 
 GRID_TEMPERATURES = (0.7, 1.0)
 

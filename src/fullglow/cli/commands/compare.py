@@ -9,7 +9,7 @@ from pathlib import Path
 from fullglow.cli.commands.evaluate import add_evaluation_options, settings_from_args
 from fullglow.cli.commands.sample import add_model_options
 from fullglow.evaluation.compare import compare_runs
-from fullglow.evaluation.images import atomic_text
+from fullglow.files import atomic_write_text
 from fullglow.training.distributed import resolve_device
 
 
@@ -49,6 +49,6 @@ def run(args: argparse.Namespace) -> int:
     )
     table = comparison.table()
     if args.out is not None:
-        atomic_text(args.out, table)
+        atomic_write_text(args.out, table)
     sys.stdout.write(table)
     return 0
