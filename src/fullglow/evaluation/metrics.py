@@ -23,8 +23,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-NUM_CLASSES = 19
-IGNORE_INDEX = 255
+from fullglow.data.labels import IGNORE_INDEX, NUM_CLASSES
 
 
 def confusion_matrix(
