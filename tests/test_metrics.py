@@ -28,6 +28,9 @@ def test_scores_hand_computed():
     assert scores.per_class_accuracy.tolist() == pytest.approx([1 / 2, 1 / 2, 1])
     assert scores.mean_iou == pytest.approx(4 / 9)
     assert scores.summary() == "pixel acc 60.00%, class acc 66.67%, mIoU 44.44%"
+    assert scores.means() == pytest.approx(
+        {"pixel_accuracy": 3 / 5, "class_accuracy": 2 / 3, "mean_iou": 4 / 9}
+    )
 
 
 def test_absent_classes_are_left_out_of_the_means():

@@ -6,13 +6,18 @@ from typing import NamedTuple
 
 import pytest
 import torch
+import torch.nn.functional as F
 from torch.utils.data import Dataset
 
 from fullglow.cli import main
 from fullglow.errors import UserInputError
 from fullglow.evaluation.segmenter import PSPNet, SegmenterConfig, predict
 from fullglow.evaluation.segmenter_io import check_segmenter, load_segmenter, save_segmenter
-from fullglow.evaluation.segmenter_training import train_segmenter
+from fullglow.evaluation.segmenter_training import (
+    balanced_class_weights,
+    segmentation_loss,
+    train_segmenter,
+)
 
 SMALL = SegmenterConfig(width=8, image_size=(24, 40))
 
@@ -57,6 +62,47 @@ def test_logits_have_the_photo_size(model, size):
     logits = model(torch.rand(2, 3, *size))
     assert logits.shape == (2, 19, *size)
     assert torch.isfinite(logits).all()
+
+
+@pytest.mark.parametrize("stages, skips", [(1, 0), (2, 0), (2, 1), (4, 3)])
+def test_every_depth_and_skip_count_keeps_the_photo_size(stages, skips):
+    net = PSPNet(SegmenterConfig(width=4, num_stages=stages, skip_scores=skips)).eval()
+    assert len(net.skips) == skips
+    assert net(torch.rand(1, 3, 20, 36)).shape == (1, 19, 20, 36)
+
+
+def test_invalid_config_is_a_user_error():
+    with pytest.raises(UserInputError, match="skip_scores=2"):
+        SegmenterConfig(num_stages=2, skip_scores=2)
+    with pytest.raises(UserInputError, match="pool_bins"):
+        SegmenterConfig(pool_bins=(1, 0))
+
+
+def test_balanced_class_weights_hand_computed():
+    # f = (3/4, 1/4, 0): w ~ f^-1/2 = (2/sqrt(3), 2, 0), normalised so that sum_k f_k w_k = 1.
+    weights = balanced_class_weights(torch.tensor([3, 1, 0]), 0.5)
+    norm = 3 / 4 * 2 / 3**0.5 + 1 / 4 * 2
+    assert weights.tolist() == pytest.approx([2 / 3**0.5 / norm, 2 / norm, 0.0])
+    assert balanced_class_weights(torch.tensor([5, 2, 0]), 0.0).tolist() == [1.0, 1.0, 0.0]
+    # power 1 gives every seen class the same total weight f_k w_k.
+    totals = balanced_class_weights(torch.tensor([6, 3, 1]), 1.0) * torch.tensor([6, 3, 1]) / 10
+    assert totals.tolist() == pytest.approx([1 / 3] * 3)
+
+
+def test_segmentation_loss_averages_over_labelled_pixels():
+    logits = torch.randn(2, 19, 4, 5)
+    ids = torch.randint(0, 19, (2, 4, 5))
+    ids[0, 0] = 255
+    assert segmentation_loss(logits, ids) == pytest.approx(
+        F.cross_entropy(logits, ids, ignore_index=255).item(), rel=1e-6
+    )
+    weights = torch.rand(19)
+    per_pixel = (
+        F.cross_entropy(logits, ids.clamp(max=18), reduction="none") * weights[ids.clamp(max=18)]
+    )
+    expected = per_pixel[ids != 255].mean()
+    assert segmentation_loss(logits, ids, weights) == pytest.approx(expected.item(), rel=1e-6)
+    assert segmentation_loss(logits, torch.full_like(ids, 255)) == 0
 
 
 def test_directory_round_trip_gives_identical_logits(model, tmp_path):

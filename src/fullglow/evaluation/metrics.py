@@ -110,6 +110,14 @@ class SegmentationScores:
             per_class_iou=per_class_iou,
         )
 
+    def means(self) -> dict[str, float]:
+        """The three means by name, for JSON files."""
+        return {
+            "pixel_accuracy": self.pixel_accuracy,
+            "class_accuracy": self.class_accuracy,
+            "mean_iou": self.mean_iou,
+        }
+
     def summary(self) -> str:
         """The three means in percent: `pixel acc 95.97%, class acc 84.31%, mIoU 77.30%`."""
         return (
