@@ -33,8 +33,9 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.utils.data import DataLoader, Dataset
 
+from fullglow.data.labels import NUM_CLASSES
 from fullglow.errors import UserInputError
-from fullglow.evaluation.metrics import NUM_CLASSES, SegmentationScores, confusion_matrix
+from fullglow.evaluation.metrics import SegmentationScores, confusion_matrix
 
 
 @dataclass(frozen=True)

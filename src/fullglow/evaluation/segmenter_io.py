@@ -10,9 +10,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import os
-import shutil
-import tempfile
 import warnings
 from pathlib import Path
 from typing import Any
@@ -21,9 +18,10 @@ import torch
 from safetensors.torch import load_file, save_file
 from torch import nn
 
+from fullglow.data.labels import NUM_CLASSES
 from fullglow.errors import UserInputError
-from fullglow.evaluation.metrics import NUM_CLASSES
 from fullglow.evaluation.segmenter import PSPNet, SegmenterConfig
+from fullglow.files import staged_directory
 
 WEIGHTS_FILE = "segmenter.safetensors"
 CONFIG_FILE = "segmenter.json"
@@ -48,23 +46,11 @@ def save_segmenter(model: PSPNet, path: str | Path, info: dict[str, Any] | None 
     """
     path = Path(path)
     check_output_path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
-    try:
-        weights = {name: t.detach().cpu().contiguous() for name, t in model.state_dict().items()}
+    weights = {name: t.detach().cpu().contiguous() for name, t in model.state_dict().items()}
+    meta = {"format": FORMAT, "config": dataclasses.asdict(model.config), "info": info or {}}
+    with staged_directory(path, overwrite=True) as staging:
         save_file(weights, staging / WEIGHTS_FILE)
-        meta = {"format": FORMAT, "config": dataclasses.asdict(model.config), "info": info or {}}
         (staging / CONFIG_FILE).write_text(json.dumps(meta, indent=2) + "\n")
-        if path.exists():
-            retired = path.with_name(f".{path.name}.old")
-            shutil.rmtree(retired, ignore_errors=True)
-            os.replace(path, retired)
-            os.replace(staging, path)
-            shutil.rmtree(retired)
-        else:
-            os.replace(staging, path)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
     return path
 
 

@@ -27,8 +27,9 @@ from torch import Tensor
 from torch.utils.data import DataLoader, Dataset
 from tqdm import tqdm
 
+from fullglow.data.labels import IGNORE_INDEX
 from fullglow.errors import UserInputError
-from fullglow.evaluation.metrics import IGNORE_INDEX, SegmentationScores
+from fullglow.evaluation.metrics import SegmentationScores
 from fullglow.evaluation.segmenter import PSPNet, SegmenterConfig, evaluate_segmenter
 from fullglow.evaluation.segmenter_io import check_output_path, save_segmenter
 
