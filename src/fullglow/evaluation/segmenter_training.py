@@ -167,7 +167,11 @@ def train_segmenter(
         )
     if len(train_dataset) == 0:
         raise UserInputError("the training set is empty")
-    with torch.random.fork_rng(devices=[]):
+    device = torch.device(device)
+    cuda_devices = []
+    if device.type == "cuda":
+        cuda_devices = [torch.cuda.current_device() if device.index is None else device.index]
+    with torch.random.fork_rng(devices=cuda_devices):
         torch.manual_seed(seed)
         model = PSPNet(config).to(device)
         loader = DataLoader(

@@ -10,10 +10,10 @@ import torch
 
 from fullglow.cli.args import image_size
 from fullglow.data import CityscapesDataset
-from fullglow.errors import UserInputError
 from fullglow.evaluation.segmenter import SegmenterConfig
 from fullglow.evaluation.segmenter_training import (
     DEFAULT_BATCH_SIZE,
+    DEFAULT_CLASS_BALANCE,
     DEFAULT_LR,
     DEFAULT_STEPS,
     train_segmenter,
@@ -36,31 +36,42 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--image-size", type=image_size, default=None, metavar="HxW",
         help="resize photos and labels to HxW (default: the dataset's own size)",
     )  # fmt: skip
-    parser.add_argument("--steps", type=int, default=DEFAULT_STEPS, help="optimisation steps")
-    parser.add_argument("--batch-size", type=int, default=DEFAULT_BATCH_SIZE)
-    parser.add_argument("--lr", type=float, default=DEFAULT_LR, help="Adam's initial learning rate")
     parser.add_argument(
-        "--width", type=int, default=SegmenterConfig.width, help="channels of the first stage"
+        "--steps", type=int, default=DEFAULT_STEPS, help="optimisation steps (default: %(default)s)"
     )
+    parser.add_argument(
+        "--batch-size", type=int, default=DEFAULT_BATCH_SIZE, help="(default: %(default)s)"
+    )
+    parser.add_argument(
+        "--lr",
+        type=float,
+        default=DEFAULT_LR,
+        help="Adam's initial learning rate (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--class-balance", type=float, default=DEFAULT_CLASS_BALANCE,
+        help="weigh each pixel's loss by its class frequency to this negative power, 0 for plain "
+        "cross-entropy (default: %(default)s)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--width", type=int, default=SegmenterConfig.width,
+        help="channels of the first stage (default: %(default)s)",
+    )  # fmt: skip
     parser.add_argument("--device", default=None, help="torch device (default: cuda if available)")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seed", type=int, default=0, help="(default: %(default)s)")
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    if not args.data.is_dir():
-        raise UserInputError(f"--data {args.data} is not a directory")
     device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
     train = CityscapesDataset(args.data, split="train", image_size=args.image_size, flip=True)
     val = CityscapesDataset(args.data, split="val", image_size=args.image_size)
-    for split, dataset in (("train", train), ("val", val)):
-        if len(dataset) == 0:
-            raise UserInputError(f"--data {args.data} has no {split} images")
     size = args.image_size or tuple(train[0].photo.shape[-2:])
     config = SegmenterConfig(width=args.width, image_size=size)
     report = train_segmenter(
-        train, config, args.steps, args.batch_size, args.lr, device, args.seed, args.out, val
-    )
+        train, config, args.steps, args.batch_size, args.lr, device, args.seed, args.out, val,
+        class_balance=args.class_balance,
+    )  # fmt: skip
     sys.stdout.write(
         f"segmenter written to {report.path} ({report.steps} steps, {report.seconds:.0f} s, "
         f"final loss {report.final_loss:.3f})\n"
