@@ -126,10 +126,9 @@ class PyramidPooling(nn.Module):
         self.out_channels = channels + len(bins) * (channels // 4)
 
     def forward(self, x: Tensor) -> Tensor:
-        size = (int(x.shape[-2]), int(x.shape[-1]))
         pooled = [x]
         for branch in self.branches:
-            pooled.append(F.interpolate(branch(x), size=size, mode="bilinear", align_corners=False))
+            pooled.append(_resize(branch(x), x))
         return torch.cat(pooled, dim=1)
 
 
