@@ -81,8 +81,11 @@ class ConditioningConv(ConvNet):
     """CN for the conditional coupling: `conv3x3(C_in -> 128) ReLU, conv3x3(128 -> C_out) ReLU`.
 
     Padded convolutions, so the output has the level's size; computed in channels-last on the CPU
-    (`fullglow.layers.nets`), returned contiguous. `(B, C_in, H, W) -> (B, C_out, H, W)`.
+    and optionally in bfloat16 (`fullglow.layers.nets`), returned contiguous in the input's dtype.
+    `(B, C_in, H, W) -> (B, C_out, H, W)`.
     """
+
+    mixed_precision = True
 
     def __init__(self, in_channels: int, out_channels: int, config: ConditioningConfig) -> None:
         super().__init__()
@@ -95,4 +98,4 @@ class ConditioningConv(ConvNet):
         )
 
     def forward(self, cond: Tensor) -> Tensor:
-        return self.net(self.in_layout(cond)).contiguous()
+        return self.run(self.net, cond)

@@ -12,7 +12,7 @@ from fullglow.layers.actnorm import ActNorm
 from fullglow.layers.coupling import AffineCoupling, CouplingNetwork
 from fullglow.layers.flow_step import FlowStep, StepTrace
 from fullglow.layers.invconv import InvConv1x1
-from fullglow.layers.nets import ZeroConv2d
+from fullglow.layers.nets import ConvNet, ZeroConv2d, set_bf16, set_channels_last
 from fullglow.layers.priors import GaussianSplit, TopPrior
 from fullglow.layers.reversible import ChainStep, run_chain
 from fullglow.layers.squeeze import Squeeze, squeeze, unsqueeze
@@ -21,6 +21,7 @@ __all__ = [
     "ActNorm",
     "AffineCoupling",
     "ChainStep",
+    "ConvNet",
     "CouplingNetwork",
     "FlowStep",
     "GaussianSplit",
@@ -30,6 +31,8 @@ __all__ = [
     "TopPrior",
     "ZeroConv2d",
     "run_chain",
+    "set_bf16",
+    "set_channels_last",
     "squeeze",
     "unsqueeze",
 ]

@@ -13,10 +13,12 @@ from fullglow.layers.reversible import zeros_if_none
 class CouplingNetwork(ConvNet):
     """`conv3x3(-> hidden) ReLU, conv1x1(hidden -> hidden) ReLU, ZeroConv3x3(hidden -> out)`.
 
-    Computes in channels-last on the CPU (see `fullglow.layers.nets`); the ReLUs work in place on
-    the convolutions' outputs, which nothing else reads. The output is contiguous.
-    Shapes: `(B, in_channels, H, W) -> (B, out_channels, H, W)`.
+    Computes in channels-last on the CPU, optionally in bfloat16 (see `fullglow.layers.nets`);
+    the ReLUs work in place on the convolutions' outputs, which nothing else reads. The output is
+    contiguous, in the input's dtype. Shapes: `(B, in_channels, H, W) -> (B, out_channels, H, W)`.
     """
+
+    mixed_precision = True
 
     def __init__(self, in_channels: int, out_channels: int, hidden_channels: int) -> None:
         super().__init__()
@@ -32,7 +34,7 @@ class CouplingNetwork(ConvNet):
             nn.init.zeros_(conv.bias)
 
     def forward(self, x: Tensor) -> Tensor:
-        return self.net(self.in_layout(x))
+        return self.run(self.net, x)
 
 
 class AffineCoupling(nn.Module):

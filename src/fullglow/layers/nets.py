@@ -1,14 +1,23 @@
-"""Small convolutional networks shared by the layers, and the memory layout they compute in.
+"""Small convolutional networks shared by the layers, and the layout and precision they run in.
 
-On the CPU, oneDNN's convolutions with few input or output channels (a coupling network's first
-and last 3x3 convolutions, the conditioning convolutions) run 1.3-2x faster on channels-last
+Layout: on the CPU, oneDNN's convolutions with few input or output channels (a coupling network's
+first and last 3x3 convolutions, the conditioning convolutions) run 1.3-2x faster on channels-last
 (NHWC) tensors, and the 512x512 1x1 convolution becomes one matrix product. The networks below
 therefore compute in channels-last on the CPU by default; the flow's own tensors (few channels,
-reshaped by squeeze and split) stay in the ordinary layout. The layout changes speed only: every
-result is the same function of the inputs.
+reshaped by squeeze and split) stay in the ordinary layout. The layout changes speed only.
+
+Precision (opt-in, `set_bf16`): the coupling and conditioning networks may run under bfloat16
+autocast and hand float32 back. Everything that defines the invertible map's log-det stays
+float32: actnorm, the 1x1 convolutions, the priors, and the coupling's `sigmoid`/`log`, which
+read the network's (rounded) output, so each log-det is still exactly that of the map applied.
+Decoding recomputes the same network outputs from the rebuilt input, so the inverse stays a true
+inverse, but bfloat16's rounding amplifies float32's tiny reconstruction errors: use it to train,
+not where `decode(encode(x))` must return `x` to float32 precision.
 """
 
 from __future__ import annotations
+
+from typing import ClassVar
 
 import torch
 from torch import Tensor, nn
@@ -16,21 +25,33 @@ from torch.nn import functional as F
 
 
 class ConvNet(nn.Module):
-    """A network of convolutions that may compute in the channels-last memory layout.
+    """A network of convolutions that may compute in channels-last and in bfloat16.
 
     `channels_last`: True or False forces the layout; None (the default) picks channels-last for
-    CPU tensors and leaves tensors on other devices as they come. `set_channels_last` sets it for
-    every such network of a model.
+    CPU tensors and leaves tensors on other devices as they come (`set_channels_last`).
+    `bf16`: run under bfloat16 autocast (`set_bf16`; only classes with `mixed_precision` take it).
     """
+
+    mixed_precision: ClassVar[bool] = False
 
     def __init__(self) -> None:
         super().__init__()
         self.channels_last: bool | None = None
+        self.bf16 = False
 
     def in_layout(self, x: Tensor) -> Tensor:
         """`x` in the layout this network computes in."""
         use = x.device.type == "cpu" if self.channels_last is None else self.channels_last
         return x.contiguous(memory_format=torch.channels_last) if use and x.dim() == 4 else x
+
+    def run(self, net: nn.Module, x: Tensor) -> Tensor:
+        """`net(x)` in this network's layout and precision; contiguous, in `x`'s dtype."""
+        h = self.in_layout(x)
+        if not self.bf16:
+            return net(h).contiguous()
+        with torch.autocast(x.device.type, dtype=torch.bfloat16):
+            y = net(h)
+        return y.to(x.dtype).contiguous()
 
 
 def set_channels_last(model: nn.Module, enabled: bool | None) -> None:
@@ -39,6 +60,13 @@ def set_channels_last(model: nn.Module, enabled: bool | None) -> None:
     for module in model.modules():
         if isinstance(module, ConvNet):
             module.channels_last = enabled
+
+
+def set_bf16(model: nn.Module, enabled: bool) -> None:
+    """Run the coupling and conditioning networks of `model` under bfloat16 autocast (or not)."""
+    for module in model.modules():
+        if isinstance(module, ConvNet) and module.mixed_precision:
+            module.bf16 = enabled
 
 
 class ZeroConv2d(ConvNet):

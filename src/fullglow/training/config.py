@@ -71,6 +71,10 @@ class TrainConfig:
         max_nonfinite: stop after this many consecutive steps with non-finite loss or gradients.
         memory_saving: invertible backprop (activations recomputed, not stored).
         device: "cpu", "cuda", "cuda:N" or "auto". tf32: allow TF32 matmuls on CUDA.
+        bf16: run the coupling and conditioning networks under bfloat16 autocast (actnorm, the
+            1x1 convolutions, the priors and every log-det stay float32; see
+            `fullglow.layers.nets`). About 2x faster on a CPU with AVX512-BF16; the model it
+            saves is float32 and loads without it.
         dtype: "float32", or "float64" to check numerics (e.g. that processes agree: Adam turns
             float32 rounding noise on near-zero gradients into visible weight differences).
         deterministic: `torch.use_deterministic_algorithms(True)` during training.
@@ -108,6 +112,7 @@ class TrainConfig:
     device: str = "auto"
     dtype: Literal["float32", "float64"] = "float32"
     tf32: bool = False
+    bf16: bool = False
     deterministic: bool = False
     seed: int = 0
     num_workers: int = 0
@@ -155,6 +160,8 @@ class TrainConfig:
             problems.append(f"dataset must be 'cityscapes' or 'paired', got {self.dataset!r}")
         if self.dtype not in ("float32", "float64"):
             problems.append(f"dtype must be 'float32' or 'float64', got {self.dtype!r}")
+        if self.bf16 and self.dtype != "float32":
+            problems.append(f"bf16 mixes bfloat16 into float32 training, not {self.dtype}")
         if self.direction not in ("AtoB", "BtoA"):
             problems.append(f"direction must be 'AtoB' or 'BtoA', got {self.direction!r}")
         if self.time_budget_minutes is not None and not self.time_budget_minutes > 0:

@@ -28,6 +28,7 @@ from tqdm.contrib.logging import logging_redirect_tqdm
 
 from fullglow.errors import UserInputError
 from fullglow.files import atomic_write_text
+from fullglow.layers.nets import set_bf16
 from fullglow.models.config import config_to_dict
 from fullglow.models.registry import build_config, model_from_config, model_names
 from fullglow.training import distributed as dist
@@ -221,6 +222,7 @@ class _Run:
         torch.manual_seed(config.seed)
         self.module: nn.Module = model_from_config(config.model, config_to_dict(model_config))
         self.module.to(device=device, dtype=getattr(torch, config.dtype))
+        set_bf16(self.module, config.bf16)
         if config.memory_saving:
             if not hasattr(self.module, "memory_saving"):
                 raise UserInputError(f"model {config.model!r} has no memory-saving mode")
