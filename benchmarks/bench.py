@@ -36,6 +36,14 @@ import sys
 import time
 from dataclasses import dataclass
 
+import torch
+from torch.utils.flop_counter import FlopCounterMode
+
+from fullglow import build_model
+from fullglow.layers.nets import set_bf16, set_channels_last
+from fullglow.training.batches import Batch
+from fullglow.training.config import TrainConfig
+from fullglow.training.objectives import make_objective
 from memory_vs_depth import _reset_cpu_peak, _rss_kib
 
 FLOW_MODELS = ("fullglow", "cglow-v1", "cglow-v2", "dualglow")
@@ -63,9 +71,20 @@ class Row:
     blocks: int | None = 3
     depth: int | None = 8
     hidden: int | None = 512
+    bf16: bool = False
+    channels_last: str = "auto"
 
     def label(self) -> str:
-        return f"{self.model} {self.task} b{self.batch} {self.mode} {self.geometry()}"
+        return f"{self.model} {self.task} b{self.batch} {self.variant()} {self.geometry()}"
+
+    def variant(self) -> str:
+        """The mode plus the options that differ from the defaults."""
+        words = [self.mode if self.task == "train" else "-"]
+        if self.bf16:
+            words.append("bf16")
+        if self.channels_last != "auto":
+            words.append(f"channels-last {self.channels_last}")
+        return ", ".join(words)
 
     def geometry(self) -> str:
         size = "x".join(map(str, self.size)) if self.size else self.preset
@@ -82,7 +101,6 @@ class Memory:
         self.device = device
 
     def reset(self) -> int:
-        import torch
 
         if self.device.type == "cuda":
             torch.cuda.synchronize(self.device)
@@ -92,7 +110,6 @@ class Memory:
         return _rss_kib("VmRSS") * 1024
 
     def peak(self) -> int:
-        import torch
 
         if self.device.type == "cuda":
             torch.cuda.synchronize(self.device)
@@ -101,7 +118,6 @@ class Memory:
 
 
 def _timed(call, device) -> float:
-    import torch
 
     if device.type == "cuda":
         torch.cuda.synchronize(device)
@@ -114,7 +130,6 @@ def _timed(call, device) -> float:
 
 def matmul_gflops(device, size: int, seconds: float = 1.0) -> float:
     """Rate of `size x size` float32 matmuls over about `seconds`, after two warm-up products."""
-    import torch
 
     a = torch.randn(size, size, device=device)
     b = torch.randn(size, size, device=device)
@@ -128,10 +143,6 @@ def matmul_gflops(device, size: int, seconds: float = 1.0) -> float:
 
 
 def _build(row: Row, args: argparse.Namespace, device):
-    import torch
-
-    from fullglow import build_model
-    from fullglow.layers.nets import set_channels_last
 
     options = {
         "image_size": row.size,
@@ -142,13 +153,13 @@ def _build(row: Row, args: argparse.Namespace, device):
     torch.manual_seed(0)
     model = build_model(row.model, row.preset, **{k: v for k, v in options.items() if v})
     model.to(device)
-    set_channels_last(model, {"auto": None, "on": True, "off": False}[args.channels_last])
+    set_channels_last(model, {"auto": None, "on": True, "off": False}[row.channels_last])
+    set_bf16(model, row.bf16)
     model.memory_saving = row.mode == "memory-saving"
     return model
 
 
 def _inputs(model, batch: int, device):
-    import torch
 
     height, width = model.config.image_size
     gen = torch.Generator(device=device).manual_seed(0)
@@ -161,19 +172,12 @@ def _inputs(model, batch: int, device):
 
 
 def _count_flops(call) -> int:
-    from torch.utils.flop_counter import FlopCounterMode
-
     with FlopCounterMode(display=False) as counter:
         call()
     return counter.get_total_flops()
 
 
 def worker(row: Row, args: argparse.Namespace) -> dict:
-    import torch
-
-    from fullglow.training.batches import Batch
-    from fullglow.training.config import TrainConfig
-    from fullglow.training.objectives import make_objective
 
     torch.set_num_threads(args.threads)
     device = torch.device(args.device)
@@ -220,7 +224,14 @@ def worker(row: Row, args: argparse.Namespace) -> dict:
     mm_after = matmul_gflops(device, args.matmul_size)
     step = statistics.median(seconds)
     matmul = (mm_before + mm_after) / 2
+    extra = {}
+    if row.bf16 and row.task == "train":
+        with torch.no_grad():
+            mixed = model(x, cond).total
+            set_bf16(model, False)
+            extra["bf16_bpd_difference"] = float((mixed - model(x, cond).total).abs())
     return {
+        **extra,
         "seconds": step,
         "images_per_s": row.batch / step,
         "gflop": flops / 1e9,
@@ -239,12 +250,10 @@ def worker(row: Row, args: argparse.Namespace) -> dict:
 def run_row(row: Row, args: argparse.Namespace) -> dict:
     """Run `row` in a fresh process; `{"error": ...}` (or `{"oom": True}`) when it fails."""
     command = [sys.executable, __file__, "--worker", json.dumps(dataclasses.asdict(row))]
-    for name in ("device", "threads", "steps", "warmup", "matmul_size", "channels_last"):
+    for name in ("device", "threads", "steps", "warmup", "matmul_size"):
         command += [f"--{name.replace('_', '-')}", str(getattr(args, name))]
     if args.tf32:
         command.append("--tf32")
-    if args.compile:
-        command.append("--compile")
     if args.memory_cap_gib:
         command += ["--memory-cap-gib", str(args.memory_cap_gib)]
     try:
@@ -266,9 +275,21 @@ def measure(rows: list[Row], args: argparse.Namespace) -> dict[Row, dict]:
         for row in rows:
             result = run_row(row, args)
             runs[row].append(result)
-            status = result.get("error") or ("out of memory" if result.get("oom") else "ok")
-            print(f"<!-- round {round_ + 1}: {row.label()}: {status} -->", flush=True)
+            print(f"<!-- round {round_ + 1}: {row.label()}: {_summary(result)} -->", flush=True)
     return {row: _median(results) for row, results in runs.items()}
+
+
+def _summary(result: dict) -> str:
+    """One line of a row's result, printed as soon as it is known."""
+    if "seconds" not in result:
+        return "out of memory" if result.get("oom") else f"failed: {result.get('error')}"
+    text = (
+        f"{result['images_per_s']:.2f} images/s, ratio to matmul {result['ratio']:.2f}, "
+        f"peak {result['peak_mib']:,.0f} MiB"
+    )
+    if "bf16_bpd_difference" in result:
+        text += f", bf16 - float32 loss {result['bf16_bpd_difference']:.2g} bits/dim"
+    return text
 
 
 def _median(results: list[dict]) -> dict:
@@ -278,17 +299,28 @@ def _median(results: list[dict]) -> dict:
     return {key: statistics.median(r[key] for r in good) for key in good[0]}
 
 
-def largest_batch(row: Row, batches: list[int], args: argparse.Namespace) -> tuple[Row, dict]:
-    """The largest of `batches` (tried in increasing order) whose training step fits."""
-    best: tuple[Row, dict] = (row, {"oom": True})
-    for batch in sorted(batches):
-        candidate = dataclasses.replace(row, batch=batch)
+def largest_batch(
+    row: Row, batches: list[int], first: int, args: argparse.Namespace
+) -> tuple[Row, dict]:
+    """The largest of `batches` whose training step fits: `first` is tried first, then larger
+    ones while they fit, or smaller ones until one does."""
+    batches = sorted(batches)
+    found: tuple[Row, dict] | None = None
+    index = batches.index(first)
+    step = 0
+    while 0 <= index < len(batches):
+        candidate = dataclasses.replace(row, batch=batches[index])
         result = run_row(candidate, args)
-        print(f"<!-- {candidate.label()}: {'fits' if 'seconds' in result else result} -->")
-        if "seconds" not in result:
+        print(f"<!-- {candidate.label()}: {_summary(result)} -->", flush=True)
+        fits = "seconds" in result
+        if fits or found is None or "seconds" not in found[1]:
+            found = (candidate, result)
+        step = step or (1 if fits else -1)
+        if fits != (step > 0):
             break
-        best = (candidate, result)
-    return best
+        index += step
+    assert found is not None
+    return found
 
 
 # ------------------------------------------------------------------------------------- suites
@@ -297,6 +329,7 @@ def largest_batch(row: Row, batches: list[int], args: argparse.Namespace) -> tup
 def targets_rows(args: argparse.Namespace) -> dict[str, Row]:
     """The rows the issue's CPU targets are read from (Full-Glow, coupling width 512)."""
     base = Row("fullglow", "train", 8, size=(64, 64), blocks=3, depth=8, hidden=512)
+    base = dataclasses.replace(base, bf16=args.bf16, channels_last=args.channels_last)
     big = dataclasses.replace(base, batch=args.big_batch, size=(128, 128), blocks=4)
     return {
         "train b1": dataclasses.replace(base, batch=1),
@@ -315,7 +348,7 @@ def grid_rows(args: argparse.Namespace, models: list[str]) -> list[Row]:
     for model in models:
         base = Row(
             model, "train", 1, preset=args.preset, size=args.size, blocks=args.blocks,
-            hidden=args.hidden,
+            hidden=args.hidden, bf16=args.bf16, channels_last=args.channels_last,
         )  # fmt: skip
         for depth in args.depths:
             for mode in args.modes:
@@ -326,16 +359,23 @@ def grid_rows(args: argparse.Namespace, models: list[str]) -> list[Row]:
     return rows
 
 
+GPU_LARGE_ROW = Row(
+    "fullglow", "train", 1, "memory-saving", "paper-512x1024", None, None, None, None
+)
+GPU_LARGE_BATCHES = [1, 2, 4, 6, 8, 12, 16]
+
+
 def gpu_rows() -> dict[str, Row]:
     """The GPU check: Full-Glow paper-256 (4 x 16) training and sampling."""
-    paper = Row("fullglow", "train", 1, preset="paper-256", size=None, blocks=None, depth=None)
-    paper = dataclasses.replace(paper, hidden=None)
+    paper = Row("fullglow", "train", 1, "plain", "paper-256", None, None, None, None)
     return {
         "train b1": paper,
         "train b8": dataclasses.replace(paper, batch=8),
         "train b32": dataclasses.replace(paper, batch=32),
-        "saving b8": dataclasses.replace(paper, batch=8, mode="memory-saving"),
         "saving b32": dataclasses.replace(paper, batch=32, mode="memory-saving"),
+        "saving b32 bf16": dataclasses.replace(
+            paper, batch=32, mode="memory-saving", bf16=True, channels_last="on"
+        ),
         "sample b1": dataclasses.replace(paper, task="sample"),
         "sample b16": dataclasses.replace(paper, task="sample", batch=16),
     }
@@ -365,8 +405,9 @@ def print_tables(results: dict[Row, dict], device: str) -> None:
         )
         print("|---|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
         for row, r in rows:
-            mode = row.mode if task == "train" else "-"
-            print(f"| {row.model} | {row.geometry()} | {row.batch} | {mode} | " + _cells(r))
+            print(
+                f"| {row.model} | {row.geometry()} | {row.batch} | {row.variant()} | " + _cells(r)
+            )
 
 
 def _cells(r: dict) -> str:
@@ -397,7 +438,11 @@ def print_cpu_targets(rows: dict[str, Row], results: dict[Row, dict]) -> None:
 
     sample_ips, sample_mm = get("sample b16", "images_per_s"), get("sample b16", "matmul_gflops")
     # The reference's images/s scaled to this run's matmul rate (same machine type, any load).
-    ref_ips = None if sample_mm is None else REFERENCE_SAMPLE_IMAGES_PER_S * sample_mm / 175.0
+    ref_ips = (
+        None
+        if sample_mm is None
+        else REFERENCE_SAMPLE_IMAGES_PER_S * sample_mm / REFERENCE_MATMUL_GFLOPS
+    )
     lines = [
         ("training 64x64 3x8 b8: GFLOP/s / matmul", get("train b8", "ratio"), ">= 0.70",
          lambda v: v >= 0.70),
@@ -461,7 +506,6 @@ def _print_targets(lines) -> None:
 
 
 def print_machine(args: argparse.Namespace) -> None:
-    import torch
 
     cpu = platform.processor() or "cpu"
     try:
@@ -471,10 +515,12 @@ def print_machine(args: argparse.Namespace) -> None:
         pass
     where = f"{cpu}, {os.cpu_count()} logical CPUs, {args.threads} torch threads"
     if args.device != "cpu":
-        where += f"; {torch.cuda.get_device_name(args.device)}"
-        where += f", TF32 {'on' if args.tf32 else 'off'}"
-        if args.memory_cap_gib:
-            where += f", memory capped at {args.memory_cap_gib} GiB"
+        # Asked in a child process: a CUDA context in this one would hold memory the rows need.
+        name = subprocess.run(
+            [sys.executable, "-c", f"import torch; print(torch.cuda.get_device_name({args.device!r}))"],
+            capture_output=True, text=True,
+        ).stdout.strip()  # fmt: skip
+        where += f"; {name or args.device}, TF32 {'on' if args.tf32 else 'off'}"
     load = " / ".join(f"{v:.1f}" for v in os.getloadavg())
     print(
         f"Machine: {where}; torch {torch.__version__}; channels-last {args.channels_last}; "
@@ -510,9 +556,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--warmup", type=int, default=1)
     parser.add_argument("--rounds", type=int, default=1)
     parser.add_argument("--matmul-size", type=int, default=None, help="default 2048 (CPU), 8192")
-    parser.add_argument("--channels-last", choices=("auto", "on", "off"), default="auto")
+    parser.add_argument(
+        "--channels-last", choices=("auto", "on", "off"), default="auto",
+        help="layout of the coupling and conditioning networks (auto: channels-last on the CPU)",
+    )  # fmt: skip
     parser.add_argument("--tf32", action="store_true", help="TF32 matmuls and convolutions (GPU)")
-    parser.add_argument("--compile", action="store_true", help="torch.compile the training step")
+    parser.add_argument(
+        "--bf16", action="store_true", help="bfloat16 coupling and conditioning networks"
+    )
     parser.add_argument("--memory-cap-gib", type=float, default=None)
     parser.add_argument("--row-timeout", type=float, default=1800, help="seconds per row")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
@@ -544,9 +595,10 @@ def main(argv: list[str] | None = None) -> None:
         rows = gpu_rows()
         results = measure(list(rows.values()), args)
         print_tables(results, args.device)
-        big = Row("fullglow", "train", 1, "memory-saving", "paper-512x1024", None, None, None, None)
-        capped = argparse.Namespace(**{**vars(args), "memory_cap_gib": 12.0, "steps": 2})
-        found = largest_batch(big, [1, 2, 4, 6, 8, 12], capped)
+        capped = argparse.Namespace(
+            **{**vars(args), "memory_cap_gib": 12.0, "steps": 1, "warmup": 1}
+        )
+        found = largest_batch(GPU_LARGE_ROW, GPU_LARGE_BATCHES, 4, capped)
         print_tables({found[0]: found[1]}, args.device)
         print_gpu_targets(rows, results, found)
     else:
