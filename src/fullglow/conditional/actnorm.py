@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import torch
-from torch import Tensor, nn
+from torch import Tensor
 
 from fullglow.conditional.networks import ConditioningConfig, ConditioningMLP
+from fullglow.layers.actnorm import DataInitialized
 
 
-class ConditionalActNorm(nn.Module):
+class ConditionalActNorm(DataInitialized):
     """`(log_scale, bias) = CN(cond)`, `y = exp(log_scale) * (x + bias)` per sample and channel.
 
     Unlike the authors' code, the scale is parametrised as `exp(log_scale)`, so it can never cross
@@ -25,7 +26,6 @@ class ConditionalActNorm(nn.Module):
         super().__init__()
         self.channels = channels
         self.net = ConditioningMLP(cond_channels, size, 2 * channels, config)
-        self.register_buffer("initialized", torch.tensor(False))
 
     @torch.no_grad()
     def initialize(self, x: Tensor) -> None:
@@ -33,7 +33,7 @@ class ConditionalActNorm(nn.Module):
         std = x.std(dim=(0, 2, 3), unbiased=False)
         self.net.head.weight.zero_()
         self.net.head.bias.copy_(torch.cat([-torch.log(std + 1e-6), -mean]))
-        self.initialized.fill_(True)
+        self.mark_initialized()
 
     def _params(self, x: Tensor, cond: Tensor) -> tuple[Tensor, Tensor, Tensor]:
         log_scale, bias = self.net(cond).chunk(2, dim=1)  # (B, C) each
@@ -41,7 +41,7 @@ class ConditionalActNorm(nn.Module):
         return log_scale[:, :, None, None], bias[:, :, None, None], h * w * log_scale.sum(dim=1)
 
     def forward(self, x: Tensor, cond: Tensor) -> tuple[Tensor, Tensor]:
-        if self.training and not bool(self.initialized):
+        if self.needs_initialization():
             self.initialize(x)
         log_scale, bias, logdet = self._params(x, cond)
         return (x + bias) * torch.exp(log_scale), logdet

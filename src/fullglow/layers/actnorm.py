@@ -6,7 +6,37 @@ import torch
 from torch import Tensor, nn
 
 
-class ActNorm(nn.Module):
+class DataInitialized(nn.Module):
+    """A layer initialised from the first batch it sees in training mode (or `initialize`).
+
+    The `initialized` flag is a buffer, so that it is saved with the weights; a Python copy of it
+    spares the check on every training forward pass a read of the device (on a GPU, one
+    synchronisation per layer and step). Loading a state dict makes the copy read the buffer again.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.register_buffer("initialized", torch.tensor(False))
+        self._known_initialized: bool | None = None
+
+    def needs_initialization(self) -> bool:
+        """True on a training forward pass of a layer not yet initialised."""
+        if not self.training:
+            return False
+        if self._known_initialized is None:
+            self._known_initialized = bool(self.initialized)
+        return not self._known_initialized
+
+    def mark_initialized(self) -> None:
+        self.initialized.fill_(True)
+        self._known_initialized = True
+
+    def _load_from_state_dict(self, *args: object, **kwargs: object) -> None:
+        super()._load_from_state_dict(*args, **kwargs)
+        self._known_initialized = None
+
+
+class ActNorm(DataInitialized):
     """Per-channel affine map `y = exp(log_scale) * (x + bias)` with data-dependent initialisation.
 
     The scale is parametrised in log space so that it can never cross zero. On the first forward
@@ -19,7 +49,6 @@ class ActNorm(nn.Module):
         super().__init__()
         self.bias = nn.Parameter(torch.zeros(1, channels, 1, 1))
         self.log_scale = nn.Parameter(torch.zeros(1, channels, 1, 1))
-        self.register_buffer("initialized", torch.tensor(False))
 
     @torch.no_grad()
     def initialize(self, x: Tensor) -> None:
@@ -27,10 +56,10 @@ class ActNorm(nn.Module):
         std = x.std(dim=(0, 2, 3), keepdim=True, unbiased=False)
         self.bias.copy_(-mean)
         self.log_scale.copy_(-torch.log(std + 1e-6))
-        self.initialized.fill_(True)
+        self.mark_initialized()
 
     def forward(self, x: Tensor) -> tuple[Tensor, Tensor]:
-        if self.training and not bool(self.initialized):
+        if self.needs_initialization():
             self.initialize(x)
         h, w = x.shape[2:]
         logdet = (h * w * self.log_scale.sum()).expand(x.shape[0])
