@@ -16,10 +16,11 @@ across machines and loads.
 
 FLOPs are counted once per row with `torch.utils.flop_counter.FlopCounterMode` (convolutions,
 matrix products; element-wise work and triangular solves are not counted). A memory-saving row
-counts the plain mode's FLOPs, so its GFLOP/s is the rate of useful work (its recomputations
-slow it down rather than add to it). The timings are medians over `--steps` timed steps after
-`--warmup` untimed ones; `--rounds R` repeats every row R times, interleaved, and reports
-medians: on a shared machine, read the ratios, and the load averages printed beside them.
+counts the plain mode's FLOPs (as 3x its forward pass's: a plain step might not fit), so its
+GFLOP/s is the rate of useful work (its recomputations slow it down rather than add to it).
+The timings are medians over `--steps` timed steps after `--warmup` untimed ones; `--rounds R`
+repeats every row R times, interleaved, and reports medians: on a shared machine, read the
+ratios, and the load averages printed beside them.
 """
 
 from __future__ import annotations
@@ -199,10 +200,14 @@ def worker(row: Row, args: argparse.Namespace) -> dict:
         config = TrainConfig(model=row.model, steps=1)
         objective = make_objective(model, config, total_steps=1)
         batch = Batch(x, cond, None, x, cond)
-        memory_saving = model.memory_saving
-        model.memory_saving = False  # count the plain mode's FLOPs: the useful work
-        flops = _count_flops(lambda: objective.step(model, batch))
-        model.memory_saving = memory_saving
+        if model.memory_saving:
+            # The plain step's FLOPs (the useful work) without the plain step's memory: 3x the
+            # forward pass's (each product's backward is two of the same size), 0.2-0.5% above
+            # the count of a plain step, whose few inputs without gradient need one product.
+            with torch.no_grad():
+                flops = 3 * _count_flops(lambda: model(x, cond))
+        else:
+            flops = _count_flops(lambda: objective.step(model, batch))
 
         def call() -> None:
             objective.step(model, batch)
@@ -408,6 +413,12 @@ def print_tables(results: dict[Row, dict], device: str) -> None:
             print(
                 f"| {row.model} | {row.geometry()} | {row.batch} | {row.variant()} | " + _cells(r)
             )
+        for row, r in rows:
+            if "bf16_bpd_difference" in r:
+                print(
+                    f"\n{row.label()}: the loss with bf16 networks differs from float32's by "
+                    f"{r['bf16_bpd_difference']:.2g} bits/dim (goal < 0.01)."
+                )
 
 
 def _cells(r: dict) -> str:
