@@ -40,7 +40,7 @@ from dataclasses import dataclass
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
-from fullglow import build_model
+from fullglow import build_config, build_model
 from fullglow.layers.nets import set_bf16, set_channels_last
 from fullglow.training.batches import Batch
 from fullglow.training.config import TrainConfig
@@ -87,9 +87,20 @@ class Row:
             words.append(f"channels-last {self.channels_last}")
         return ", ".join(words)
 
+    def options(self) -> dict:
+        """The model options this row sets over its preset."""
+        options = {
+            "image_size": self.size,
+            "n_blocks": self.blocks,
+            "n_flows": self.depth,
+            "hidden_channels": self.hidden,
+        }
+        return {key: value for key, value in options.items() if value}
+
     def geometry(self) -> str:
-        size = "x".join(map(str, self.size)) if self.size else self.preset
-        return f"{size}, {self.blocks or '?'} x {self.depth or '?'}"
+        config = build_config(self.model, self.preset, **self.options())
+        height, width = config.image_size
+        return f"{height}x{width}, {config.n_blocks} x {config.n_flows[0]}"
 
 
 # ------------------------------------------------------------------------------------- worker
@@ -102,7 +113,6 @@ class Memory:
         self.device = device
 
     def reset(self) -> int:
-
         if self.device.type == "cuda":
             torch.cuda.synchronize(self.device)
             torch.cuda.reset_peak_memory_stats(self.device)
@@ -111,7 +121,6 @@ class Memory:
         return _rss_kib("VmRSS") * 1024
 
     def peak(self) -> int:
-
         if self.device.type == "cuda":
             torch.cuda.synchronize(self.device)
             return torch.cuda.max_memory_allocated(self.device)
@@ -119,7 +128,6 @@ class Memory:
 
 
 def _timed(call, device) -> float:
-
     if device.type == "cuda":
         torch.cuda.synchronize(device)
     start = time.perf_counter()
@@ -145,14 +153,8 @@ def matmul_gflops(device, size: int, seconds: float = 1.0) -> float:
 
 def _build(row: Row, args: argparse.Namespace, device):
 
-    options = {
-        "image_size": row.size,
-        "n_blocks": row.blocks,
-        "n_flows": row.depth,
-        "hidden_channels": row.hidden,
-    }
     torch.manual_seed(0)
-    model = build_model(row.model, row.preset, **{k: v for k, v in options.items() if v})
+    model = build_model(row.model, row.preset, **row.options())
     model.to(device)
     set_channels_last(model, {"auto": None, "on": True, "off": False}[row.channels_last])
     set_bf16(model, row.bf16)
