@@ -202,6 +202,39 @@ def test_content_transfer_under_its_own_label_reproduces_the_photo(
     assert (swapped - photo).abs().mean() > 1e-3
 
 
+def test_content_transfer_scales_the_latents(model: nn.Module, val: CityscapesDataset) -> None:
+    batch = next(iter(torch.utils.data.DataLoader(val, batch_size=2)))
+    photo, label = batch.photo.double(), batch.label_colour.double()
+    model64 = copy.deepcopy(model).double()
+    scaled = content_transfer(model64, photo, label, label, scale=0.5)
+    # Decoding is the exact inverse under the same label: the result encodes to half the latents.
+    for z_scaled, z in zip(
+        model64.encode(scaled, label), model64.encode(photo, label), strict=True
+    ):
+        torch.testing.assert_close(z_scaled, 0.5 * z, rtol=0, atol=1e-8)
+    for bad in (0.0, -1.0, math.inf, math.nan):
+        with pytest.raises(UserInputError, match="latent scale"):
+            content_transfer(model, batch.photo, batch.label_colour, batch.label_colour, scale=bad)
+
+
+def test_transfer_files_refuses_a_diverged_decoding(
+    model: nn.Module, val: CityscapesDataset, tmp_path: Path
+) -> None:
+    broken = copy.deepcopy(model)
+    with torch.no_grad():
+        # exp(-200) is 0 in float32: every top latent encodes to 0 and decodes to 0 * inf = NaN.
+        broken.target_levels[-1].prior.log_sd.fill_(200.0)
+    broken.save(tmp_path / "model")
+    run = load_run(tmp_path / "model")
+    content, structure = val.records[0], val.records[1]
+    out = tmp_path / "t.png"
+    with pytest.raises(UserInputError, match="diverged .* at latent scale 0.7"):
+        transfer_files(
+            run, content.photo_path, content.colour_path, structure.colour_path, out, scale=0.7
+        )
+    assert list(tmp_path.iterdir()) == [tmp_path / "model"]
+
+
 def test_transfer_files_reads_colour_and_id_labels(
     model: nn.Module, synthetic_root: Path, val: CityscapesDataset, tmp_path: Path
 ) -> None:

@@ -304,8 +304,7 @@ def _write_transfer(model: nn.Module, val: CityscapesDataset, directory: Path) -
     photo = (source.photo[None] + 0.5 / 256).to(device)
     label, new_label = source.label_colour[None].to(device), target.label_colour[None].to(device)
     transferred = content_transfer(model, photo, label, new_label)
-    latents = [TRANSFER_SCALE * z for z in model.encode(photo, label)]
-    scaled = model.decode(latents, new_label)
+    scaled = content_transfer(model, photo, label, new_label, scale=TRANSFER_SCALE)
     images = (
         source.photo[None],
         source.label_colour[None],

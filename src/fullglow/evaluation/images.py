@@ -21,6 +21,11 @@ from fullglow.files import atomic_write
 log = logging.getLogger(__name__)
 
 
+def diverged_samples(images: Tensor) -> Tensor:
+    """`(B,)` bool: which images `(B, ...)` hold a NaN or infinite value (a diverged inverse)."""
+    return ~torch.isfinite(images).flatten(1).all(dim=1)
+
+
 def displayable(images: Tensor) -> Tensor:
     """Images `(B, 3, H, W)` as they are saved: non-finite values zeroed (with a warning),
     clamped to [0, 1] and rounded to the 8-bit grid `k / 255`.

@@ -26,6 +26,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--content-label", type=Path, required=True, help="that photo's label")
     parser.add_argument("--structure-label", type=Path, required=True, help="the new label")
     parser.add_argument("--out", type=Path, required=True, help="PNG file to write")
+    parser.add_argument(
+        "--scale", type=float, default=1.0,
+        help="multiply the latents by this before decoding (default 1: the exact transfer; "
+        "0.7 keeps a briefly trained model's decoding from diverging)",
+    )  # fmt: skip
     parser.add_argument("--checkpoint", choices=("best", "last"), default="best")
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N (default auto)")
     parser.add_argument("--overwrite", action="store_true", help="replace an existing OUT")
@@ -40,6 +45,7 @@ def run(args: argparse.Namespace) -> int:
         args.structure_label,
         args.out,
         overwrite=args.overwrite,
+        scale=args.scale,
     )
     sys.stdout.write(f"wrote {out}\n")
     return 0
