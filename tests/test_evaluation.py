@@ -269,7 +269,8 @@ def test_saved_samples_score_like_in_memory_sampling(
     sample_split(model, val, tmp_path / "s", temperature=0.7, rounds=2, batch_size=3, seed=2)
     labels = CityscapesDataset(val.root, "val", SIZE, require_photos=False)
     saved = score_saved_samples(tmp_path / "s", labels, segmenter, batch_size=4)
-    assert saved.rounds == results[0].rounds
+    # The same scores; whether a sample diverged is not known from its PNG.
+    assert saved.rounds == tuple(dataclasses.replace(r, diverged=None) for r in results[0].rounds)
     assert results[0].rounds[0] != results[0].rounds[1]
     assert 0 < real.pixel_accuracy < 1
 
@@ -360,6 +361,71 @@ def test_failed_sampling_leaves_nothing_behind(val: CityscapesDataset, tmp_path:
         sample_split(FailingModel(), val, tmp_path / "out", 0.5, batch_size=2, overwrite=True)
     assert [p.name for p in tmp_path.iterdir()] == ["out"]
     assert (tmp_path / "out" / "keep.txt").read_text() == "old"
+
+
+class DivergingModel(nn.Module):
+    """Samples the label colours themselves; above T = 0.5 the first sample of every batch is
+    NaN, as from a flow whose inverse overflowed."""
+
+    has_likelihood = True
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.config = SimpleNamespace(image_size=SIZE, side_channels=0)
+
+    def sample(
+        self, cond: Tensor, temperature: float, generator: torch.Generator, side: None
+    ) -> Tensor:
+        photos = cond.clone()
+        if temperature > 0.5:
+            photos[0] = math.nan
+        return photos
+
+
+def test_diverged_samples_are_counted_reported_and_left_out_of_augmentation(
+    val: CityscapesDataset, synthetic_root: Path, tmp_path: Path
+) -> None:
+    n, batch = len(val), 2
+    first_of_batch = math.ceil(n / batch)
+    settings = EvaluationSettings(temperatures=(0.0, 1.0), rounds=2, batch_size=batch)
+    results, real = segmentation_scores(DivergingModel(), colour_segmenter(), val, settings)
+    assert [[r.diverged for r in t.rounds] for t in results] == [[0, 0], [first_of_batch] * 2]
+    assert real.diverged is None
+    # A diverged sample is scored as the black image it is saved as.
+    assert results[1].pixel_accuracy.mean < results[0].pixel_accuracy.mean
+    report = dataclasses.replace(
+        _report("fullglow", 2.0, [0.0, 1.0]), n_images=n, temperatures=results
+    )
+    assert EvaluationReport.from_json(json.loads(json.dumps(report.to_json()))) == report
+    note = f"scored as written, NaN as 0): T = 1.0: {2 * first_of_batch} of {2 * n}."
+    assert table2(report).splitlines()[-1].endswith(note)
+    assert (
+        table1([report]).splitlines()[-1].endswith(f"Full-Glow: {2 * first_of_batch} of {2 * n}.")
+    )
+    assert "diverged" not in table2(dataclasses.replace(report, temperatures=results[:1]))
+
+    summary = sample_split(DivergingModel(), val, tmp_path / "s", temperature=1.0, batch_size=batch)
+    assert summary.diverged == first_of_batch
+    labels = open_split(synthetic_root, "val", SIZE, require_photos=False)
+    aug = augment_dataset(
+        DivergingModel(), labels, tmp_path / "aug", per_label=2, temperature=1.0, batch_size=batch
+    )
+    assert (aug.skipped, aug.n_images) == (2 * first_of_batch, 2 * (n - first_of_batch))
+    written = open_split(tmp_path / "aug", "val", SIZE)
+    expected = sorted(
+        f"{r.stem}-s{k}" for i, r in enumerate(labels.records) if i % batch for k in range(2)
+    )
+    assert sorted(r.stem for r in written.records) == expected
+
+
+def test_report_rejects_a_bad_diverged_count() -> None:
+    values = _report("fullglow", 2.0, [1.0]).to_json()
+    for bad in (-1, 1.5, True, "3"):
+        values["temperatures"][0]["rounds"][0]["diverged"] = bad
+        with pytest.raises(UserInputError, match="bad diverged count"):
+            EvaluationReport.from_json(values)
+    del values["temperatures"][0]["rounds"][0]["diverged"]
+    assert EvaluationReport.from_json(values).temperatures[0].diverged is None
 
 
 def test_augmented_dataset_pairs_generated_photos_with_their_labels(

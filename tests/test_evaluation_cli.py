@@ -35,9 +35,12 @@ def trained(synthetic_root: Path, tmp_path_factory: pytest.TempPathFactory) -> t
     return folder / "run", segmenter
 
 
-def _scores_in_range(scores: dict) -> bool:
-    return set(scores) == {"pixel_accuracy", "class_accuracy", "mean_iou"} and all(
-        0.0 <= v <= 1.0 for v in scores.values()
+def _scores_in_range(scores: dict, diverged: int | None = 0) -> bool:
+    metrics = {"pixel_accuracy", "class_accuracy", "mean_iou"}
+    return (
+        set(scores) == {*metrics, "diverged"}
+        and scores["diverged"] == diverged
+        and all(0.0 <= scores[name] <= 1.0 for name in metrics)
     )
 
 
@@ -70,7 +73,7 @@ def test_evaluate_writes_a_complete_metrics_json(
             assert entry[name]["std"] == pytest.approx(abs(values[0] - values[1]) / 2)
     zero = metrics["temperatures"][0]
     assert zero["rounds"][0] == zero["rounds"][1]  # T = 0 draws nothing
-    assert _scores_in_range(metrics["ground_truth"])
+    assert _scores_in_range(metrics["ground_truth"], diverged=None)
     assert not [p for p in run.iterdir() if p.name.startswith(".")]
 
 

@@ -16,7 +16,7 @@ from fullglow.demo.folder import MARKER_FILE, StageRecord, read_marker
 from fullglow.demo.results import TRANSFER_IMAGES, DemoMetrics, read_metrics
 from fullglow.demo.svg import PALETTE, Series, line_chart
 from fullglow.errors import UserInputError
-from fullglow.evaluation.report import METRICS, EvaluationReport
+from fullglow.evaluation.report import METRICS, EvaluationReport, TemperatureResult
 from fullglow.evaluation.runs import display_name
 from fullglow.evaluation.tables import bpd_cell, percent, temperature_cell
 from fullglow.files import atomic_write_text
@@ -230,8 +230,10 @@ def _tables(metrics: DemoMetrics | None) -> str:
         "T",
         "trained pixel acc.",
         "trained mIoU",
+        "trained diverged",
         "untrained pixel acc.",
         "untrained mIoU",
+        "untrained diverged",
     ]
     sweep = []
     for result in metrics.fullglow.temperatures:
@@ -241,8 +243,10 @@ def _tables(metrics: DemoMetrics | None) -> str:
                 temperature_cell(result.temperature),
                 percent(result.pixel_accuracy),
                 percent(result.mean_iou),
+                _diverged_cell(result, metrics.fullglow.n_images),
                 percent(before.pixel_accuracy) if before else "—",
                 percent(before.mean_iou) if before else "—",
+                _diverged_cell(before, metrics.untrained.n_images) if before else "—",
             ]
         )
     return (
@@ -250,8 +254,17 @@ def _tables(metrics: DemoMetrics | None) -> str:
         + f'<p class="muted">Scores in percent (one sampling round, so ± 0.00), models at T = {t}.</p>'
         + _table(header, rows)
         + "<h3>Full-Glow at every temperature</h3>"
+        + '<p class="muted">"diverged": samples whose decoding overflowed to NaN or infinity '
+        + "(scored with those values as 0).</p>"
         + _table(sweep_header, sweep)
     )
+
+
+def _diverged_cell(result: TemperatureResult, n_images: int) -> str:
+    """`3 / 32`: diverged samples of all rounds out of all samples, "—" if unknown."""
+    if result.diverged is None:
+        return "—"
+    return f"{result.diverged} / {n_images * len(result.rounds)}"
 
 
 def render_report(root: Path) -> str:

@@ -12,7 +12,8 @@ OUT/gtFine/{split}/{city}/{stem}-s{k}_gtFine_instanceIds.png        (when the in
 at the model's image size (labels resized with nearest neighbour), so `CityscapesDataset(OUT,
 split)` or any Cityscapes segmentation trainer reads it. The `-s{k}` suffix keeps the official
 `{city}_{seq}_{frame}` stem parseable (it extends the frame field). Sample `k` of batch `b` uses
-the noise of round `k` (see `fullglow.evaluation.sampling`).
+the noise of round `k` (see `fullglow.evaluation.sampling`). A sample whose values are not all
+finite (the flow's inverse diverged) is left out with its labels, and counted in the summary.
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ from fullglow.data.image_io import read_instance_ids
 from fullglow.data.labels import label_ids_to_colours
 from fullglow.data.resizing import resize_nearest
 from fullglow.errors import UserInputError
-from fullglow.evaluation.images import cityscapes_photo_path, to_uint8
+from fullglow.evaluation.images import cityscapes_photo_path, diverged_samples, to_uint8
 from fullglow.evaluation.sampling import (
     ImageWriter,
     batch_generator,
@@ -57,17 +58,19 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class AugmentSummary:
-    """What `augment_dataset` wrote: `n_labels * per_label` photo/label pairs in `out_dir`."""
+    """What `augment_dataset` wrote: `n_labels * per_label - skipped` photo/label pairs in
+    `out_dir`; `skipped` samples diverged (NaN or infinite values) and were left out."""
 
     out_dir: Path
     split: str
     n_labels: int
     per_label: int
     seconds: float
+    skipped: int
 
     @property
     def n_images(self) -> int:
-        return self.n_labels * self.per_label
+        return self.n_labels * self.per_label - self.skipped
 
 
 def _label_files(
@@ -114,6 +117,7 @@ def augment_dataset(
     size = tuple(model.config.image_size)
     split = labels.split
     start = time.perf_counter()
+    skipped = 0
     bar = tqdm(total=len(labels) * per_label, desc="augmenting", unit="img")
     with staged_directory(Path(out_dir), overwrite) as staging, ImageWriter() as writer, bar:
         offset = 0
@@ -125,9 +129,16 @@ def augment_dataset(
             offset += len(records)
             for k in range(per_label):
                 generator = batch_generator(device, seed, k, batch_index)
-                photos = to_uint8(generate(model, cond, side, temperature, generator))
+                generated = generate(model, cond, side, temperature, generator)
+                diverged = diverged_samples(generated).tolist()
+                skipped += sum(diverged)
+                photos = to_uint8(generated)
                 items = []
-                for record, photo, files in zip(records, photos, label_files, strict=True):
+                for record, photo, files, bad in zip(
+                    records, photos, label_files, diverged, strict=True
+                ):
+                    if bad:
+                        continue
                     stem = f"{record.stem}-s{k}"
                     photo_path = cityscapes_photo_path(staging, split, record.city, stem)
                     label_dir = staging / "gtFine" / split / record.city
@@ -138,8 +149,13 @@ def augment_dataset(
                 writer.write(items)
                 bar.update(len(records))
     summary = AugmentSummary(
-        Path(out_dir), split, len(labels), per_label, time.perf_counter() - start
+        Path(out_dir), split, len(labels), per_label, time.perf_counter() - start, skipped
     )
+    if skipped:
+        log.warning(
+            "left out %d of %d samples that diverged (NaN or infinite values)",
+            skipped, len(labels) * per_label,
+        )  # fmt: skip
     log.info(
         "wrote %d generated photos with their labels to %s (%.1f s)",
         summary.n_images, out_dir, summary.seconds,

@@ -26,7 +26,12 @@ from tqdm import tqdm
 
 from fullglow.data.cityscapes import CityscapesDataset
 from fullglow.errors import UserInputError
-from fullglow.evaluation.images import cityscapes_photo_path, displayable, read_photo
+from fullglow.evaluation.images import (
+    cityscapes_photo_path,
+    displayable,
+    diverged_samples,
+    read_photo,
+)
 from fullglow.evaluation.likelihood import conditional_bpd
 from fullglow.evaluation.metrics import NUM_CLASSES, SegmentationScores, confusion_matrix
 from fullglow.evaluation.report import EvaluationReport, RoundScores, TemperatureResult
@@ -121,9 +126,9 @@ def prepare_segmenter(
     return Segmenter(network, str(Path(path).resolve()), fingerprint)
 
 
-def _scores(conf: Tensor, what: str) -> RoundScores:
+def _scores(conf: Tensor, what: str, diverged: int | None = None) -> RoundScores:
     try:
-        return RoundScores.from_scores(SegmentationScores.from_confusion(conf))
+        return RoundScores.from_scores(SegmentationScores.from_confusion(conf), diverged)
     except ValueError as err:
         raise UserInputError(f"{what}: {err}") from None
 
@@ -149,6 +154,7 @@ def segmentation_scores(
     confusions = torch.zeros(
         len(temperatures), settings.rounds, k, k, dtype=torch.int64, device=device
     )
+    diverged = torch.zeros(len(temperatures), settings.rounds, dtype=torch.int64, device=device)
     total = len(loader) * len(temperatures) * settings.rounds
     with tqdm(total=total, desc="sampling + segmenting", unit="batch") as bar:
         for batch_index, batch in enumerate(loader):
@@ -162,19 +168,29 @@ def segmentation_scores(
             for t_index, temperature in enumerate(temperatures):
                 for round_index in range(settings.rounds):
                     generator = batch_generator(device, settings.seed, round_index, batch_index)
-                    photos = displayable(
-                        generate(model, cond, side, temperature, generator)
-                    ).float()
+                    photos = generate(model, cond, side, temperature, generator)
+                    diverged[t_index, round_index] += diverged_samples(photos).sum()
+                    photos = displayable(photos).float()
                     prediction = predict(segmenter, photos, len(photos))
                     confusions[t_index, round_index] += confusion_matrix(prediction, target, k)
                     bar.update()
     results = tuple(
         TemperatureResult(
             temperature,
-            tuple(_scores(conf, f"{dataset.root} ({dataset.split})") for conf in confusions[i]),
+            tuple(
+                _scores(conf, f"{dataset.root} ({dataset.split})", int(count))
+                for conf, count in zip(confusions[i], diverged[i], strict=True)
+            ),
         )
         for i, temperature in enumerate(temperatures)
     )
+    for result in results:
+        if result.diverged:
+            log.warning(
+                "T = %s: %d of %d samples diverged (NaN or infinite values; they are scored as "
+                "written, NaN as 0)",
+                result.temperature, result.diverged, len(dataset) * settings.rounds,
+            )  # fmt: skip
     return results, _scores(real, f"{dataset.root} ({dataset.split}), real photos")
 
 

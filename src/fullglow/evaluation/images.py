@@ -7,7 +7,6 @@ interruption never leaves a half-written dataset, table or image behind.
 
 from __future__ import annotations
 
-import logging
 from pathlib import Path
 
 import numpy as np
@@ -18,8 +17,6 @@ from fullglow.data.cityscapes import PHOTO_SUFFIX
 from fullglow.data.image_io import read_rgb, write_png
 from fullglow.files import atomic_write
 
-log = logging.getLogger(__name__)
-
 
 def diverged_samples(images: Tensor) -> Tensor:
     """`(B,)` bool: which images `(B, ...)` hold a NaN or infinite value (a diverged inverse)."""
@@ -27,19 +24,14 @@ def diverged_samples(images: Tensor) -> Tensor:
 
 
 def displayable(images: Tensor) -> Tensor:
-    """Images `(B, 3, H, W)` as they are saved: non-finite values zeroed (with a warning),
-    clamped to [0, 1] and rounded to the 8-bit grid `k / 255`.
+    """Images `(B, 3, H, W)` as they are saved: non-finite values zeroed, clamped to [0, 1] and
+    rounded to the 8-bit grid `k / 255`.
 
-    Flow samples may leave [0, 1] slightly (or, from an untrained model, blow up); scoring the
-    quantized image in memory gives the same result as scoring the PNG written from it.
+    Flow samples may leave [0, 1] slightly or, where the inverse diverged, overflow; callers
+    count those with `diverged_samples` and report them. Scoring the quantized image in memory
+    gives the same result as scoring the PNG written from it.
     """
-    finite = torch.isfinite(images)
-    if not bool(finite.all()):
-        log.warning(
-            "%d generated values are NaN or infinite; they are written as 0",
-            int((~finite).sum()),
-        )
-        images = torch.where(finite, images, torch.zeros_like(images))
+    images = torch.where(torch.isfinite(images), images, torch.zeros_like(images))
     return torch.round(images.clamp(0.0, 1.0) * 255.0) / 255.0
 
 

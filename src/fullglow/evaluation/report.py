@@ -33,25 +33,36 @@ class MeanStd:
 
 @dataclass(frozen=True)
 class RoundScores:
-    """The three FCN scores of one pass over the split (see `fullglow.evaluation.metrics`)."""
+    """The three FCN scores of one pass over the split (see `fullglow.evaluation.metrics`).
+
+    `diverged`: how many of the round's samples hold a NaN or infinite value (the flow's inverse
+    overflowed); they are scored as they are written (`fullglow.evaluation.images.displayable`:
+    non-finite values as 0, the rest clamped to [0, 1]). None where it is not known: real
+    photos, and photos read back from disk.
+    """
 
     pixel_accuracy: float
     class_accuracy: float
     mean_iou: float
+    diverged: int | None = None
 
     @classmethod
-    def from_scores(cls, scores: SegmentationScores) -> RoundScores:
-        return cls(scores.pixel_accuracy, scores.class_accuracy, scores.mean_iou)
+    def from_scores(cls, scores: SegmentationScores, diverged: int | None = None) -> RoundScores:
+        return cls(scores.pixel_accuracy, scores.class_accuracy, scores.mean_iou, diverged)
 
-    def to_json(self) -> dict[str, float]:
-        return {name: getattr(self, name) for name in METRICS}
+    def to_json(self) -> dict[str, float | int | None]:
+        return {**{name: getattr(self, name) for name in METRICS}, "diverged": self.diverged}
 
     @classmethod
     def from_json(cls, values: Any, where: str) -> RoundScores:
         try:
-            return cls(**{name: float(values[name]) for name in METRICS})
-        except (KeyError, TypeError, ValueError) as err:
+            scores = {name: float(values[name]) for name in METRICS}
+            diverged = values.get("diverged")
+        except (KeyError, TypeError, ValueError, AttributeError) as err:
             raise UserInputError(f"{where}: bad scores {values!r} ({err!r})") from None
+        if diverged is not None and not (type(diverged) is int and diverged >= 0):
+            raise UserInputError(f"{where}: bad diverged count {diverged!r} in {values!r}")
+        return cls(**scores, diverged=diverged)
 
 
 @dataclass(frozen=True)
@@ -81,6 +92,12 @@ class TemperatureResult:
     @property
     def mean_iou(self) -> MeanStd:
         return self.stat("mean_iou")
+
+    @property
+    def diverged(self) -> int | None:
+        """Diverged samples over all rounds (see `RoundScores`), None if any round's is unknown."""
+        counts = [r.diverged for r in self.rounds]
+        return None if None in counts else sum(counts)
 
     def to_json(self) -> dict[str, Any]:
         values: dict[str, Any] = {

@@ -25,7 +25,7 @@ from fullglow.data.cityscapes import CityscapesDataset, CityscapesRecord
 from fullglow.data.image_io import write_png
 from fullglow.data.sample import Sample
 from fullglow.errors import UserInputError
-from fullglow.evaluation.images import cityscapes_photo_path, to_uint8
+from fullglow.evaluation.images import cityscapes_photo_path, diverged_samples, to_uint8
 from fullglow.files import staged_directory
 
 log = logging.getLogger(__name__)
@@ -185,6 +185,8 @@ class SamplingSummary:
         n_images: images per round; rounds: how many rounds.
         temperature: the temperature used (None for a GAN).
         seconds: wall-clock time including writing.
+        diverged: samples, over all rounds, whose values were not all finite (the flow's inverse
+            overflowed); they are written as evaluation scores them, non-finite values as 0.
     """
 
     out_dir: Path
@@ -192,6 +194,7 @@ class SamplingSummary:
     rounds: int
     temperature: float | None
     seconds: float
+    diverged: int
 
     @property
     def images_per_second(self) -> float:
@@ -236,6 +239,7 @@ def sample_split(
     loader = sequential_loader(dataset, batch_size, num_workers)
     device = model_device(model)
     start = time.perf_counter()
+    diverged = 0
     bar = tqdm(total=len(dataset) * rounds, desc="sampling", unit="img")
     with staged_directory(Path(out_dir), overwrite) as staging, ImageWriter() as writer, bar:
         for round_index in range(rounds):
@@ -245,7 +249,9 @@ def sample_split(
                 generator = batch_generator(device, seed, round_index, batch_index)
                 cond = to_model(model, batch.label_colour)
                 side = side_input(model, to_model(model, batch.boundary))
-                photos = to_uint8(generate(model, cond, side, temperature, generator))
+                generated = generate(model, cond, side, temperature, generator)
+                diverged += int(diverged_samples(generated).sum())
+                photos = to_uint8(generated)
                 paths = [
                     cityscapes_photo_path(root, dataset.split, r.city, r.stem) for r in records
                 ]
@@ -254,7 +260,12 @@ def sample_split(
                 writer.write(list(zip(paths, photos, strict=True)))
                 bar.update(len(records))
     seconds = time.perf_counter() - start
-    summary = SamplingSummary(Path(out_dir), len(dataset), rounds, temperature, seconds)
+    summary = SamplingSummary(Path(out_dir), len(dataset), rounds, temperature, seconds, diverged)
+    if diverged:
+        log.warning(
+            "%d of %d samples diverged (NaN or infinite values, written as 0)",
+            diverged, len(dataset) * rounds,
+        )  # fmt: skip
     log.info(
         "wrote %d x %d images to %s (%.1f images/s)",
         rounds, len(dataset), out_dir, summary.images_per_second,

@@ -12,7 +12,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from fullglow.errors import UserInputError
-from fullglow.evaluation.report import METRICS, EvaluationReport, MeanStd, RoundScores
+from fullglow.evaluation.report import (
+    METRICS,
+    EvaluationReport,
+    MeanStd,
+    RoundScores,
+    TemperatureResult,
+)
 from fullglow.evaluation.runs import display_name
 
 DASH = "—"
@@ -75,24 +81,45 @@ def model_rows(reports: Sequence[EvaluationReport], temperature: float) -> list[
     return rows
 
 
+def _diverged_entry(what: str, result: TemperatureResult, n_images: int) -> str | None:
+    """`"what: 10 of 480"` when some of `result`'s samples diverged, else None."""
+    if not result.diverged:
+        return None
+    return f"{what}: {result.diverged} of {n_images * len(result.rounds)}"
+
+
+def _with_divergence_note(table: str, entries: Sequence[str | None]) -> str:
+    """`table`, followed by a note naming the rows whose scores include diverged samples."""
+    found = [e for e in entries if e is not None]
+    if not found:
+        return table
+    return (
+        f"{table}\nSamples that diverged (NaN or infinite values; scored as written, NaN as 0): "
+        f"{'; '.join(found)}.\n"
+    )
+
+
 def table1(reports: Sequence[EvaluationReport], temperature: float = 1.0) -> str:
     """Table 1: one row per model at `temperature`, then the ground-truth ceiling.
 
     Runs evaluated at different image sizes have different ceilings: one "Ground-truth" row per
-    size, labelled with the size when there is more than one.
+    size, labelled with the size when there is more than one. Rows whose samples partly
+    diverged are named in a note below the table.
     """
     header = ["Model", "Cond. BPD", "Mean pixel acc.", "Mean class acc.", "Mean class IoU"]
     lines = []
+    diverged = []
     for row in model_rows(reports, temperature):
         result = row.report.at(row.temperature)
         lines.append(
             [row.label, bpd_cell(row.report.bpd)] + [percent(result.stat(name)) for name in METRICS]
         )
+        diverged.append(_diverged_entry(row.label, result, row.report.n_images))
     ceilings = {r.image_size: r.ground_truth for r in reports}
     for size, scores in ceilings.items():
         label = "Ground-truth" if len(ceilings) == 1 else f"Ground-truth ({size[0]}x{size[1]})"
         lines.append([label, DASH, *_ceiling_cells(scores)])
-    return markdown(header, lines)
+    return _with_divergence_note(markdown(header, lines), diverged)
 
 
 def shown_temperature(report: EvaluationReport, preferred: float = 1.0) -> float:
@@ -104,13 +131,18 @@ def shown_temperature(report: EvaluationReport, preferred: float = 1.0) -> float
 
 
 def table2(report: EvaluationReport) -> str:
-    """Table 2: one row per temperature of one model, mean ± std over rounds."""
+    """Table 2: one row per temperature of one model, mean ± std over rounds (with the note of
+    `table1` when samples diverged)."""
     header = ["T", "Pixel acc.", "Class acc.", "Class IoU"]
     lines = [
         [temperature_cell(t.temperature)] + [percent(t.stat(name)) for name in METRICS]
         for t in report.temperatures
     ]
-    return markdown(header, lines)
+    diverged = [
+        _diverged_entry(f"T = {temperature_cell(t.temperature)}", t, report.n_images)
+        for t in report.temperatures
+    ]
+    return _with_divergence_note(markdown(header, lines), diverged)
 
 
 def describe(report: EvaluationReport) -> str:

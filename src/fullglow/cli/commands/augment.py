@@ -51,8 +51,9 @@ def run(args: argparse.Namespace) -> int:
         num_workers=args.num_workers,
         overwrite=args.overwrite,
     )
+    skipped = f"; left out {summary.skipped} that diverged" if summary.skipped else ""
     sys.stdout.write(
         f"wrote {summary.n_images} photos with their labels to {summary.out_dir} "
-        f"(split {summary.split}, {summary.seconds:.0f} s)\n"
+        f"(split {summary.split}, {summary.seconds:.0f} s{skipped})\n"
     )
     return 0

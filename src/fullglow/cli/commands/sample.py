@@ -83,8 +83,11 @@ def run(args: argparse.Namespace) -> int:
         num_workers=args.num_workers,
         overwrite=args.overwrite,
     )
+    diverged = (
+        f", {summary.diverged} of them diverged (NaN written as 0)" if summary.diverged else ""
+    )
     sys.stdout.write(
-        f"wrote {summary.rounds} x {summary.n_images} photos to {summary.out_dir} "
+        f"wrote {summary.rounds} x {summary.n_images} photos to {summary.out_dir}{diverged} "
         f"({summary.images_per_second:.1f} images/s)\n"
     )
     return 0
