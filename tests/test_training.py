@@ -14,9 +14,15 @@ from fullglow import FlowLoss, FullGlow, build_model
 from fullglow.data import CityscapesDataset
 from fullglow.errors import UserInputError
 from fullglow.layers import reversible
-from fullglow.training import TrainingError, load_trained_model, train
+from fullglow.training import TrainingError, initial_model, load_trained_model, train, trainer
 from fullglow.training import checkpoints as training_checkpoints
-from fullglow.training.batches import Batch, ResumableSampler, fixed_batches, prepare_batch
+from fullglow.training.batches import (
+    Batch,
+    ResumableSampler,
+    fixed_batches,
+    open_split,
+    prepare_batch,
+)
 from fullglow.training.checkpoints import FORMAT_VERSION, CheckpointStore, load_checkpoint
 from fullglow.training.metrics_log import read_metrics
 from fullglow.training.objectives import LikelihoodObjective
@@ -60,6 +66,27 @@ def test_resume_continues_exactly_as_an_uninterrupted_run(synthetic_root, tmp_pa
         assert torch.equal(state["exp_avg_sq"], adam_resumed[index]["exp_avg_sq"])
     assert _loss_records(tmp_path / "split") == _loss_records(tmp_path / "full")
     assert sorted(_loss_records(tmp_path / "full")) == [1, 2, 3, 4, 5, 6]
+
+
+def test_initial_model_is_the_model_training_starts_from(synthetic_root, tmp_path, monkeypatch):
+    config = tiny_config(synthetic_root, steps=1)
+    started_from = {}
+    data_initialize = trainer.data_initialize
+
+    def record(model, dataset, config, device):
+        data_initialize(model, dataset, config, device)
+        started_from.update({k: v.clone() for k, v in model.state_dict().items()})
+
+    monkeypatch.setattr(trainer, "data_initialize", record)
+    train(config, tmp_path / "run")
+    rebuilt = initial_model(
+        config, open_split(config, "train", TINY_SIZE), torch.device("cpu")
+    ).state_dict()
+    assert rebuilt.keys() == started_from.keys()
+    for key, value in started_from.items():
+        assert torch.equal(rebuilt[key], value), key
+    flags = [value for key, value in rebuilt.items() if key.endswith("actnorm.initialized")]
+    assert len(flags) == 8 and all(flags)  # 2 stacks x 2 blocks x 2 steps, data-initialised
 
 
 def test_nonfinite_steps_are_skipped_then_training_stops_keeping_the_checkpoint(
@@ -301,10 +328,11 @@ def test_the_command_line_parses_into_a_train_config_with_model_options(tmp_path
             "train", "--data", str(tmp_path), "--out", str(tmp_path / "run"), "--epochs", "3",
             "--model", "cglow-v2", "--n-flows", "8,8,16", "--hidden-channels", "256",
             "--conditioning", '{"coupling_channels": 64}', "--lr", "2e-4", "--image-size", "64x128",
-            "--boundary", "--no-flip", "--decay", "linear", "--val-every", "0",
+            "--boundary", "--no-flip", "--decay", "linear", "--val-every", "0", "--bf16",
         ]
     )  # fmt: skip
     config = config_from_args(args)
+    assert config.bf16
     assert config.model_options == {
         "n_flows": [8, 8, 16],
         "hidden_channels": 256,
@@ -317,6 +345,20 @@ def test_the_command_line_parses_into_a_train_config_with_model_options(tmp_path
         build_parser().parse_args(
             ["train", "--data", "d", "--out", "o", "--steps", "1", "--epochs", "1"]
         )
+
+
+def test_train_command_sets_torch_threads_and_refuses_zero(synthetic_root, tmp_path, capsys):
+    from fullglow.cli import main
+
+    command = ["train", "--data", str(synthetic_root), "--out", str(tmp_path / "run"),
+               "--preset", "tiny", "--image-size", "16x32", "--batch-size", "2", "--steps", "1",
+               "--val-every", "0", "--sample-every", "0"]  # fmt: skip
+    assert main([*command, "--threads", "0"]) == 2
+    assert "--threads must be >= 1, got 0" in capsys.readouterr().err
+    assert not (tmp_path / "run").exists()
+    torch.set_num_threads(2)
+    assert main([*command, "--threads", "1"]) == 0
+    assert torch.get_num_threads() == 1
 
 
 def test_time_budget_stops_cleanly_with_a_checkpoint(synthetic_root, tmp_path):

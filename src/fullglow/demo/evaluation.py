@@ -1,4 +1,4 @@
-"""What the demo adds to `fullglow.evaluation`: the untrained model and the grid's samples.
+"""What the demo adds to `fullglow.evaluation`: the grid's samples.
 
 The scores themselves come from `fullglow.evaluation.evaluate.evaluate_model` (the paper's
 section 5). The report's grid shows exactly the samples that were scored: the first batch of
@@ -23,38 +23,6 @@ from fullglow.evaluation.sampling import (
     side_input,
     temperatures_of,
 )
-from fullglow.models.config import config_to_dict
-from fullglow.models.registry import build_config, model_from_config
-from fullglow.training.batches import first_global_batch, prepare_batch
-from fullglow.training.config import TrainConfig
-
-
-def untrained_model(
-    config: TrainConfig, dataset: CityscapesDataset, device: torch.device
-) -> nn.Module:
-    """The model `fullglow.training.train(config)` starts from, before its first step.
-
-    Built from the same seed and data-initialised (actnorm) on the same first batch, exactly as
-    the trainer does, so "untrained" means "this run at step 0", not an arbitrary network.
-    """
-    options = dict(config.model_options, image_size=config.image_size)
-    options["side_channels"] = 1 if config.boundary else 0
-    model_config = build_config(config.model, config.preset, **options)
-    torch.manual_seed(config.seed)
-    model = model_from_config(config.model, config_to_dict(model_config)).to(device)
-    if hasattr(model, "initialize"):
-        indices = first_global_batch(dataset, config)
-        batch = prepare_batch(
-            default_collate([dataset[i] for i in indices]),
-            config=config,
-            n_bits=getattr(model_config, "n_bits", 8),
-            step=0,
-            slots=range(len(indices)),
-            device=device,
-            flip=config.flip,
-        )
-        model.initialize(batch.x, batch.cond, batch.side)
-    return model.eval()
 
 
 @dataclass(frozen=True)

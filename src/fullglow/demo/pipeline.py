@@ -26,7 +26,7 @@ from torch import nn
 from fullglow.data import CityscapesDataset, synthesize_dataset
 from fullglow.data.image_io import write_png
 from fullglow.demo.config import GRID_TEMPERATURES, DemoConfig
-from fullglow.demo.evaluation import GridSamples, grid_samples, untrained_model
+from fullglow.demo.evaluation import GridSamples, grid_samples
 from fullglow.demo.folder import DemoFolder, StageRecord
 from fullglow.demo.report import write_report
 from fullglow.demo.results import (
@@ -46,7 +46,7 @@ from fullglow.evaluation.segmenter import SegmenterConfig
 from fullglow.evaluation.segmenter_training import DEFAULT_BATCH_SIZE, DEFAULT_LR, train_segmenter
 from fullglow.evaluation.transfer import content_transfer
 from fullglow.files import atomic_write_text, staged_directory
-from fullglow.training import TrainConfig, train
+from fullglow.training import TrainConfig, initial_model, train
 from fullglow.training.distributed import resolve_device
 
 log = logging.getLogger(__name__)
@@ -225,8 +225,8 @@ class _Demo:
     # ----------------------------------------------------------------------------- evaluation
 
     def _untrained_run(self) -> LoadedRun:
-        """Full-Glow at step 0 of its run (see `untrained_model`), as a run to evaluate."""
-        model = untrained_model(self.train_config("fullglow"), self.dataset("train"), self.device)
+        """Full-Glow at step 0 of its run (`fullglow.training.initial_model`), as a run to evaluate."""
+        model = initial_model(self.train_config("fullglow"), self.dataset("train"), self.device)
         fingerprint = weights_fingerprint(model)
         return LoadedRun(model, self.folder.run_dir("fullglow"), "untrained (step 0)", fingerprint)
 

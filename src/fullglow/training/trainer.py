@@ -22,21 +22,18 @@ from typing import Any
 import torch
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel
-from torch.utils.data import DataLoader, Dataset, DistributedSampler, default_collate
+from torch.utils.data import DataLoader, Dataset, DistributedSampler
 from tqdm import tqdm
 from tqdm.contrib.logging import logging_redirect_tqdm
 
 from fullglow.errors import UserInputError
 from fullglow.files import atomic_write_text
-from fullglow.layers.nets import set_bf16
 from fullglow.models.config import config_to_dict
-from fullglow.models.registry import build_config, model_from_config, model_names
 from fullglow.training import distributed as dist
 from fullglow.training.batches import (
     Batch,
     ResumableSampler,
     check_enough_data,
-    first_global_batch,
     fixed_batches,
     open_split,
     prepare_batch,
@@ -50,6 +47,7 @@ from fullglow.training.checkpoints import (
     restore_rng,
 )
 from fullglow.training.config import CONFIG_FILE, TrainConfig, reconcile_config
+from fullglow.training.initial import data_initialize, model_config, seeded_model
 from fullglow.training.metrics_log import MetricsLog
 from fullglow.training.objectives import Objective, StepOutcome, make_objective
 from fullglow.training.validation import sample_grid, validate, write_png
@@ -173,31 +171,6 @@ def _backend_flags(config: TrainConfig, device: torch.device) -> Iterator[None]:
         torch.use_deterministic_algorithms(saved[3])
 
 
-UNCONDITIONAL_MODELS = frozenset({"glow"})
-
-
-def trainable_models() -> list[str]:
-    """Registry names `train` accepts: the conditional models (flows and pix2pix)."""
-    return [name for name in model_names() if name not in UNCONDITIONAL_MODELS]
-
-
-def _model_config(config: TrainConfig) -> Any:
-    if config.model not in trainable_models():
-        raise UserInputError(
-            f"model {config.model!r} cannot be trained here; choose one of {trainable_models()}"
-        )
-    options = dict(config.model_options)
-    if config.image_size is not None:
-        options["image_size"] = config.image_size
-    options["side_channels"] = 1 if config.boundary else 0
-    try:
-        return build_config(config.model, config.preset, **options)
-    except (ValueError, TypeError) as err:
-        if isinstance(err, UserInputError):
-            raise
-        raise UserInputError(f"model {config.model!r}: {err}") from err
-
-
 class _Run:
     """State of one training session; `run()` is the loop."""
 
@@ -215,21 +188,14 @@ class _Run:
         self.stop = stop
         self.started = time.perf_counter()
         self.store = CheckpointStore(run_dir, config.keep_last)
-        model_config = _model_config(config)
+        model_config(config)  # a bad model or option fails before the run folder is touched
         stored, checkpoint_path = self._check_folder(resume)
 
         # Model: built from the same seed on every process, so all start identical.
-        torch.manual_seed(config.seed)
-        self.module: nn.Module = model_from_config(config.model, config_to_dict(model_config))
-        self.module.to(device=device, dtype=getattr(torch, config.dtype))
-        set_bf16(self.module, config.bf16)
-        if config.memory_saving:
-            if not hasattr(self.module, "memory_saving"):
-                raise UserInputError(f"model {config.model!r} has no memory-saving mode")
-            self.module.memory_saving = True
+        self.module: nn.Module = seeded_model(config, device)
         # Flows see dequantized images (a continuous density); pix2pix sees them as read.
-        self.n_bits = model_config.n_bits if self.module.has_likelihood else None
-        self.image_size = tuple(model_config.image_size)
+        self.n_bits = self.module.config.n_bits if self.module.has_likelihood else None
+        self.image_size = tuple(self.module.config.image_size)
 
         # Data: each process reads its share of every global batch.
         self.world = dist.world_size()
@@ -267,7 +233,7 @@ class _Run:
         if checkpoint_path is not None:
             self._load(checkpoint_path)
         else:
-            self._initialize()
+            data_initialize(self.module, self.train_set, config, device)
             torch.manual_seed(dist.rank_seed(config.seed))
         dist.check_identical_parameters(self.module)
         self.model: nn.Module = self.module
@@ -320,24 +286,6 @@ class _Run:
                 f"{err} (validation and sample grids read the val split; set val_every and "
                 "sample_every to 0 to train without one)"
             ) from err
-
-    def _initialize(self) -> None:
-        """Data-dependent initialisation on the first *global* batch, on every process alike
-        (before DDP, which would otherwise keep only rank 0's)."""
-        if not hasattr(self.module, "initialize"):
-            return
-        indices = first_global_batch(self.train_set, self.config)
-        samples = default_collate([self.train_set[i] for i in indices])
-        batch = prepare_batch(
-            samples,
-            config=self.config,
-            n_bits=self.n_bits,
-            step=0,
-            slots=range(len(indices)),
-            device=self.device,
-            flip=self.config.flip,
-        )
-        self.module.initialize(batch.x, batch.cond, batch.side)
 
     def _load(self, path: Path) -> None:
         payload = load_checkpoint(path, map_location=self.device)

@@ -15,7 +15,10 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import torch
+
 from fullglow.cli.args import image_size
+from fullglow.errors import UserInputError
 from fullglow.models.registry import MODELS
 from fullglow.training import TrainConfig, TrainingError, train, trainable_models
 
@@ -69,6 +72,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     run.add_argument("--tf32", action="store_true", help="allow TF32 matmuls on CUDA")
     run.add_argument(
+        "--threads", type=int, default=None,
+        help="CPU threads for torch (default: torch's, one per core; on a machine busy with "
+        "other work, fewer threads than cores trains much faster)",
+    )  # fmt: skip
+    run.add_argument(
         "--dtype", choices=("float32", "float64"), default=defaults.dtype,
         help="parameter and data precision (default: %(default)s)",
     )  # fmt: skip
@@ -121,6 +129,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="invertible backprop: memory that does not grow with the number of flow steps",
     )  # fmt: skip
     optim.add_argument(
+        "--bf16", action="store_true",
+        help="coupling and conditioning networks in bfloat16 (log-dets, actnorm and 1x1 "
+        "convolutions stay float32); about 2x faster on CPUs with AVX512-BF16",
+    )  # fmt: skip
+    optim.add_argument(
         "--max-nonfinite", type=int, default=defaults.max_nonfinite,
         help="stop after this many consecutive non-finite steps",
     )  # fmt: skip
@@ -171,6 +184,10 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
 
 def run_command(args: argparse.Namespace) -> int:
     config = config_from_args(args)
+    if args.threads is not None:
+        if args.threads < 1:
+            raise UserInputError(f"--threads must be >= 1, got {args.threads}")
+        torch.set_num_threads(args.threads)
     try:
         result = train(config, args.out, resume=args.resume)
     except TrainingError as err:
