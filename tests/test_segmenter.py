@@ -126,6 +126,25 @@ def test_torchscript_file_loads_with_identical_logits(model, tmp_path):
     assert torch.equal(loaded(photos), model(photos))
 
 
+def test_exported_program_loads_with_identical_logits(model, tmp_path):
+    photos = torch.rand(3, 3, 24, 40)
+    batch = torch.export.Dim("batch", min=1)
+    program = torch.export.export(model.eval(), (photos,), dynamic_shapes=({0: batch},))
+    torch.export.save(program, tmp_path / "seg.pt2")
+    loaded = load_segmenter(tmp_path / "seg.pt2")
+    check_segmenter(loaded, (24, 40), 19, "cpu")
+    assert torch.equal(loaded(photos), model(photos))
+    assert torch.equal(predict(loaded, photos, batch_size=2), model(photos).argmax(dim=1))
+    # Exported with a fixed batch of one: refused up front, with the fix in the message.
+    single = torch.export.export(model.eval(), (photos[:1],))
+    torch.export.save(single, tmp_path / "single.pt2")
+    with pytest.raises(UserInputError, match="fails on a batch of two .* dynamic batch"):
+        check_segmenter(load_segmenter(tmp_path / "single.pt2"), (24, 40), 19, "cpu")
+    (tmp_path / "junk.pt2").write_text("not a program")
+    with pytest.raises(UserInputError, match="junk.pt2 is not a torch.export program"):
+        load_segmenter(tmp_path / "junk.pt2")
+
+
 def test_check_segmenter_rejects_wrong_class_count_and_size(model):
     check_segmenter(model, (24, 40), 19, "cpu")
     with pytest.raises(UserInputError, match=r"\(1, 19, 24, 40\).*\(1, 7, 24, 40\)"):
