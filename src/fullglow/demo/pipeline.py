@@ -225,7 +225,7 @@ class _Demo:
     # ----------------------------------------------------------------------------- evaluation
 
     def _untrained_run(self) -> LoadedRun:
-        """Full-Glow at step 0 of its run (`fullglow.training.initial_model`), as a run to evaluate."""
+        """Full-Glow at step 0 of its run (`fullglow.training.initial_model`), to evaluate."""
         model = initial_model(self.train_config("fullglow"), self.dataset("train"), self.device)
         fingerprint = weights_fingerprint(model)
         return LoadedRun(model, self.folder.run_dir("fullglow"), "untrained (step 0)", fingerprint)

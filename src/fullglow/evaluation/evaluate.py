@@ -107,8 +107,8 @@ class Segmenter:
 def prepare_segmenter(
     path: str | Path, image_size: tuple[int, int], device: torch.device | str
 ) -> Segmenter:
-    """Load a segmenter (directory, `.pt2` or TorchScript file), move it to `device` and check that it
-    maps a photo of `image_size` to `NUM_CLASSES` logits of the same size.
+    """Load a segmenter (directory, `.pt2` or TorchScript file), move it to `device` and check
+    that it maps photos of `image_size` to `NUM_CLASSES` logits of the same size.
 
     Raises:
         UserInputError: unreadable, wrong class count or wrong output size.

@@ -38,7 +38,8 @@ def add_evaluation_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--split", default="val", help="split to evaluate on (default val)")
     parser.add_argument(
         "--segmenter", type=Path, required=True,
-        help="segmenter folder (fullglow train-segmenter), torch.export .pt2 or TorchScript file returning logits",
+        help="segmenter folder (fullglow train-segmenter), or a torch.export .pt2 or "
+        "TorchScript file returning logits",
     )  # fmt: skip
     parser.add_argument("--rounds", type=int, default=3, help="sampling rounds (default 3)")
     parser.add_argument(
