@@ -30,6 +30,7 @@ from fullglow.evaluation.evaluate import (
     score_saved_samples,
     segmentation_scores,
 )
+from fullglow.evaluation.figures import GAP, FigureColumn, compose_figure
 from fullglow.evaluation.images import cityscapes_photo_path, to_uint8
 from fullglow.evaluation.likelihood import conditional_bpd
 from fullglow.evaluation.metrics import NUM_CLASSES
@@ -498,3 +499,29 @@ def test_report_json_round_trip_and_merge() -> None:
     merged = merge_temperatures(report, [extra, dataclasses.replace(extra, temperature=1.0)])
     assert [t.temperature for t in merged.temperatures] == [0.0, 0.5, 1.0]
     assert merged.at(1.0).rounds == extra.rounds
+
+
+def test_compose_figure_lays_columns_out_under_their_titles() -> None:
+    red = torch.zeros(2, 3, 8, 16)
+    red[:, 0] = 1.0
+    blue = torch.zeros(2, 3, 4, 8)  # a smaller model's samples: enlarged to the same cells
+    blue[:, 2] = 1.0
+    figure = compose_figure(
+        [FigureColumn("Conditioning", red), FigureColumn("a long title that must wrap", blue)]
+    )
+    cell_h, cell_w = 8 * 8, 8 * 16  # 16 px wide images are enlarged 8x to reach 128 px
+    assert figure.shape[1] == GAP + 2 * (cell_w + GAP)
+    header = figure.shape[0] - 2 * (cell_h + GAP)
+    for row in range(2):
+        top = header + row * (cell_h + GAP)
+        red_cell = figure[top : top + cell_h, GAP : GAP + cell_w]
+        blue_cell = figure[top : top + cell_h, 2 * GAP + cell_w : 2 * GAP + 2 * cell_w]
+        assert (red_cell == [255, 0, 0]).all() and (blue_cell == [0, 0, 255]).all()
+    # Titles are drawn (dark pixels) above each column, and the long one wraps onto more lines.
+    titles = figure[:header]
+    left, right = titles[:, : GAP + cell_w], titles[:, GAP + cell_w :]
+    assert (left < 128).any() and (right < 128).any()
+    dark_rows = [np.flatnonzero((part < 128).any(axis=(1, 2))) for part in (left, right)]
+    assert dark_rows[1].max() > dark_rows[0].max()
+    with pytest.raises(ValueError, match="same number of rows"):
+        compose_figure([FigureColumn("a", red), FigureColumn("b", blue[:1])])

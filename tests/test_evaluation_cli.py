@@ -7,11 +7,15 @@ import json
 import math
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from fullglow.cli import main
 from fullglow.data import CityscapesDataset
+from fullglow.data.image_io import read_rgb
 from fullglow.evaluation import compare as compare_module
+from fullglow.evaluation.figures import GAP
+from fullglow.evaluation.images import to_uint8
 from fullglow.training import TrainConfig, train
 
 SIZE = (16, 32)
@@ -55,7 +59,7 @@ def test_evaluate_writes_a_complete_metrics_json(
     ]) == 0  # fmt: skip
     assert "| Full-Glow |" in capsys.readouterr().out
     assert sorted(p.name for p in (run / "eval").iterdir()) == [
-        "metrics.json", "table1.md", "table2.md",
+        "metrics.json", "samples.png", "table1.md", "table2.md",
     ]  # fmt: skip
     metrics = json.loads((run / "eval" / "metrics.json").read_text())
     assert metrics["model"] == "fullglow"
@@ -77,20 +81,55 @@ def test_evaluate_writes_a_complete_metrics_json(
     assert not [p for p in run.iterdir() if p.name.startswith(".")]
 
 
+def _cell(figure: np.ndarray, rows: int, row: int, column: int) -> np.ndarray:
+    """The image in `figure` at (row, column), shrunk back to SIZE (cells are 4x enlarged)."""
+    cell_h, cell_w = 4 * SIZE[0], 4 * SIZE[1]
+    top = figure.shape[0] - rows * (cell_h + GAP) + row * (cell_h + GAP)
+    left = GAP + column * (cell_w + GAP)
+    return figure[top : top + cell_h : 4, left : left + cell_w : 4]
+
+
+def test_the_samples_figure_shows_the_scored_samples(
+    trained: tuple[Path, Path], synthetic_root: Path, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    run, segmenter = trained
+    if not (run / "eval" / "samples.png").is_file():
+        test_evaluate_writes_a_complete_metrics_json(trained, synthetic_root, capsys)
+    figure = read_rgb(run / "eval" / "samples.png")
+    # Conditioning, ground truth, T = 0.0 and T = 1.0, 4 rows of 16x32 images enlarged to 64x128.
+    assert figure.shape[1] == GAP + 4 * (4 * SIZE[1] + GAP)
+    val = CityscapesDataset(synthetic_root, "val", image_size=SIZE)
+    np.testing.assert_array_equal(_cell(figure, 4, 2, 0), to_uint8(val[2].label_colour[None])[0])
+    np.testing.assert_array_equal(_cell(figure, 4, 3, 1), to_uint8(val[3].photo[None])[0])
+    # The T = 1.0 column is the first batch that `sample` (and evaluation) draws with this seed.
+    assert main([
+        "sample", "--run", str(run), "--data", str(synthetic_root), "--temperature", "1.0",
+        "--batch-size", "4", "--out", str(tmp_path / "s"), "--device", "cpu",
+    ]) == 0  # fmt: skip
+    for row, record in enumerate(val.records):
+        sampled = read_rgb(
+            tmp_path / "s" / "round_1" / "leftImg8bit" / "val" / record.city
+            / f"{record.stem}_leftImg8bit.png"
+        )  # fmt: skip
+        np.testing.assert_array_equal(_cell(figure, 4, row, 3), sampled)
+
+
 def test_compare_reuses_matching_metrics_and_adds_a_temperature(
     trained: tuple[Path, Path],
     synthetic_root: Path,
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture,
+    tmp_path: Path,
 ) -> None:
     run, segmenter = trained
     common = [
         str(run), "--data", str(synthetic_root), "--segmenter", str(segmenter), "--rounds", "2",
         "--bpd-draws", "1", "--batch-size", "4", "--device", "cpu",
     ]  # fmt: skip
-    if not (run / "eval" / "metrics.json").is_file():
-        assert main(["compare", *common, "--temperature", "1.0"]) == 0
+    if not (run / "eval" / "samples.png").is_file():
+        test_evaluate_writes_a_complete_metrics_json(trained, synthetic_root, capsys)
     before = json.loads((run / "eval" / "metrics.json").read_text())
+    figure_before = (run / "eval" / "samples.png").read_bytes()
     evaluated = []
     real_evaluate = compare_module.evaluate_model
     monkeypatch.setattr(
@@ -110,6 +149,17 @@ def test_compare_reuses_matching_metrics_and_adds_a_temperature(
     after = json.loads((run / "eval" / "metrics.json").read_text())
     assert [t["temperature"] for t in after["temperatures"]] == [0.0, 0.5, 1.0]
     assert after["bpd"] == before["bpd"]
+    # Same weights: the samples figure of `evaluate` is kept.
+    assert (run / "eval" / "samples.png").read_bytes() == figure_before
+
+    figure = tmp_path / "figure2.png"
+    assert main(["compare", *common, "--figure", str(figure), "--figure-rows", "3"]) == 0
+    image = read_rgb(figure)
+    # Conditioning, ground truth and the one model, 3 rows of 16x32 images enlarged to 64x128.
+    assert image.shape[1] == GAP + 3 * (4 * SIZE[1] + GAP)
+    assert image.shape[0] > 3 * (4 * SIZE[0] + GAP)
+    assert main(["compare", *common, "--figure", str(figure), "--figure-rows", "5"]) == 2
+    assert "batch size of at least 5" in capsys.readouterr().err
 
 
 def test_sample_and_transfer_commands(

@@ -26,7 +26,6 @@ from torch import nn
 from fullglow.data import CityscapesDataset, synthesize_dataset
 from fullglow.data.image_io import write_png
 from fullglow.demo.config import GRID_TEMPERATURES, DemoConfig
-from fullglow.demo.evaluation import GridSamples, grid_samples
 from fullglow.demo.folder import DemoFolder, StageRecord
 from fullglow.demo.report import write_report
 from fullglow.demo.results import (
@@ -38,6 +37,7 @@ from fullglow.demo.results import (
     read_metrics,
 )
 from fullglow.evaluation.evaluate import EvaluationSettings, evaluate_model, prepare_segmenter
+from fullglow.evaluation.figures import GridSamples, grid_samples
 from fullglow.evaluation.images import to_uint8
 from fullglow.evaluation.report import EvaluationReport
 from fullglow.evaluation.runs import LoadedRun, display_name, load_run, weights_fingerprint

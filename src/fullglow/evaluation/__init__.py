@@ -1,4 +1,5 @@
-"""Evaluation: bits per dimension, segmentation scores, the segmenter, sampling rounds, tables."""
+"""Evaluation: bits per dimension, segmentation scores, the segmenter, sampling rounds, tables,
+figures."""
 
 from fullglow.evaluation.augment import AugmentSummary, augment_dataset
 from fullglow.evaluation.compare import Comparison, compare_runs
@@ -9,6 +10,13 @@ from fullglow.evaluation.evaluate import (
     read_report,
     score_saved_samples,
     write_report,
+)
+from fullglow.evaluation.figures import (
+    FigureColumn,
+    compose_figure,
+    model_column,
+    real_columns,
+    temperatures_figure,
 )
 from fullglow.evaluation.likelihood import BpdResult, conditional_bpd
 from fullglow.evaluation.report import EvaluationReport, RoundScores, TemperatureResult
@@ -23,23 +31,28 @@ __all__ = [
     "Comparison",
     "EvaluationReport",
     "EvaluationSettings",
+    "FigureColumn",
     "LoadedRun",
     "RoundScores",
     "SamplingSummary",
     "TemperatureResult",
     "augment_dataset",
     "compare_runs",
+    "compose_figure",
     "conditional_bpd",
     "content_transfer",
     "evaluate_model",
     "evaluate_run",
     "load_run",
+    "model_column",
     "open_split",
     "read_report",
+    "real_columns",
     "sample_split",
     "score_saved_samples",
     "table1",
     "table2",
+    "temperatures_figure",
     "transfer_files",
     "write_report",
 ]

@@ -10,15 +10,18 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import torch
 
 from fullglow.errors import UserInputError
 from fullglow.evaluation.evaluate import (
     EVAL_FOLDER,
+    FIGURE_FILE,
     METRICS_FILE,
     EvaluationSettings,
     Segmenter,
@@ -27,6 +30,7 @@ from fullglow.evaluation.evaluate import (
     read_report,
     write_report,
 )
+from fullglow.evaluation.figures import FigureColumn, compose_figure, model_column, real_columns
 from fullglow.evaluation.report import EvaluationReport, TemperatureResult
 from fullglow.evaluation.runs import LoadedRun, load_run
 from fullglow.evaluation.sampling import open_split
@@ -81,10 +85,12 @@ def mismatch(
 
 @dataclass(frozen=True)
 class Comparison:
-    """The reports of the compared runs and the temperature Table 1 shows them at."""
+    """The reports of the compared runs, the temperature Table 1 shows them at and, when asked
+    for, the paper's Figure 2 (`(H, W, 3)` uint8: label, real photo, a sample of each model)."""
 
     reports: tuple[EvaluationReport, ...]
     temperature: float
+    figure: np.ndarray | None = None
 
     def table(self) -> str:
         """Table 1 as Markdown."""
@@ -112,17 +118,21 @@ def _report_for(
         return stored
     dataset = open_split(data, split, run.image_size)
     one = dataclasses.replace(settings, temperatures=(temperature,))
+    figure = None
     if stored is not None and reason is None:
         log.info("%s: adding temperature %s to %s", run.path, temperature, path)
         results = evaluate_model(
             run, dataset, segmenter, dataclasses.replace(one, compute_bpd=False)
         )
         report = merge_temperatures(stored, results.temperatures)
+        # The same weights: the samples figure `evaluate` drew stays valid.
+        if (path.parent / FIGURE_FILE).is_file():
+            figure = path.parent / FIGURE_FILE
     else:
         if path.is_file():
             log.warning("%s: evaluating again and replacing %s (%s)", run.path, path, reason)
         report = evaluate_model(run, dataset, segmenter, one)
-    write_report(report, run.path / EVAL_FOLDER, temperature)
+    write_report(report, run.path / EVAL_FOLDER, temperature, figure)
     return report
 
 
@@ -135,26 +145,54 @@ def compare_runs(
     settings: EvaluationSettings | None = None,
     device: torch.device | str = "cpu",
     checkpoint: str = "best",
+    figure_rows: int = 0,
+    figure_temperature: float = 0.7,
 ) -> Comparison:
-    """Evaluate (or reuse the stored evaluation of) each run and gather them for Table 1.
+    """Evaluate (or reuse the stored evaluation of) each run and gather them for Table 1; with
+    `figure_rows > 0`, also draw the paper's Figure 2 of the first `figure_rows` labels (the
+    flows at `figure_temperature`, the first batch exactly as evaluation samples it).
 
     Raises:
-        UserInputError: no runs, the same run twice, or any error of `evaluate_model`.
+        UserInputError: no runs, the same run twice, `figure_rows` above the batch size or the
+            split's size, or any error of `evaluate_model`.
     """
     if not run_dirs:
         raise UserInputError("give at least one run to compare")
+    settings = settings or EvaluationSettings()
+    if figure_rows and not (math.isfinite(figure_temperature) and figure_temperature >= 0):
+        raise UserInputError(f"the figure's temperature must be >= 0, got {figure_temperature}")
+    if figure_rows > settings.batch_size:
+        raise UserInputError(
+            f"a figure of {figure_rows} rows needs a batch size of at least {figure_rows}, "
+            f"got {settings.batch_size}"
+        )
     resolved = [Path(r).resolve() for r in run_dirs]
     if len(set(resolved)) != len(resolved):
         raise UserInputError(f"a run is listed twice: {[str(r) for r in run_dirs]}")
-    settings = settings or EvaluationSettings()
     data = Path(data)
     segmenters: dict[tuple[int, int], Segmenter] = {}
     reports = []
+    columns: list[FigureColumn] = []
     for run_dir in run_dirs:
         run = load_run(run_dir, checkpoint, device)
         if run.image_size not in segmenters:
             segmenters[run.image_size] = prepare_segmenter(segmenter_path, run.image_size, device)
         segmenter = segmenters[run.image_size]
         reports.append(_report_for(run, data, split, segmenter, settings, temperature))
+        if figure_rows:
+            dataset = open_split(data, split, run.image_size)
+            if not columns:
+                columns = real_columns(dataset, figure_rows)
+            columns.append(
+                model_column(
+                    run,
+                    dataset,
+                    figure_rows,
+                    figure_temperature,
+                    settings.batch_size,
+                    settings.seed,
+                )  # fmt: skip
+            )
         del run
-    return Comparison(tuple(reports), temperature)
+    figure = compose_figure(columns) if columns else None
+    return Comparison(tuple(reports), temperature, figure)

@@ -7,8 +7,9 @@ of each matrix are the round's scores; a temperature reports their mean ± std o
 real photos go through the same segmenter for the ceiling ("Ground-truth") row. All of this is
 one pass over the data; the conditional BPD (`fullglow.evaluation.likelihood`) is a second one.
 
-`evaluate_run` writes `RUN/eval/` with `metrics.json` (`EvaluationReport.to_json`), `table1.md`
-and `table2.md`, all at once (staged, then renamed).
+`evaluate_run` writes `RUN/eval/` with `metrics.json` (`EvaluationReport.to_json`), `table1.md`,
+`table2.md` and `samples.png` (the first labels, their photos and the samples at each temperature:
+`fullglow.evaluation.figures.temperatures_figure`), all at once (staged, then renamed).
 """
 
 from __future__ import annotations
@@ -16,16 +17,20 @@ from __future__ import annotations
 import json
 import logging
 import math
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import torch
 from torch import Tensor, nn
 from torch.utils.data import DataLoader, Dataset
 from tqdm import tqdm
 
 from fullglow.data.cityscapes import CityscapesDataset
+from fullglow.data.image_io import write_png
 from fullglow.errors import UserInputError
+from fullglow.evaluation.figures import temperatures_figure
 from fullglow.evaluation.images import (
     cityscapes_photo_path,
     displayable,
@@ -63,6 +68,7 @@ log = logging.getLogger(__name__)
 
 EVAL_FOLDER = "eval"
 METRICS_FILE = "metrics.json"
+FIGURE_FILE = "samples.png"
 
 
 @dataclass(frozen=True)
@@ -76,6 +82,8 @@ class EvaluationSettings:
         seed: seeds the sampling noise (see `fullglow.evaluation.sampling`) and the BPD's
             dequantization noise. bpd_draws: dequantization draws averaged per photo.
         compute_bpd: False skips the BPD (the report then holds None).
+        figure_rows: labels shown in `samples.png` (at most the split's size and the batch
+            size, since it shows the first batch that was scored); 0 for no figure.
     """
 
     temperatures: tuple[float, ...] = PAPER_TEMPERATURES
@@ -85,6 +93,7 @@ class EvaluationSettings:
     bpd_draws: int = 4
     num_workers: int = 0
     compute_bpd: bool = True
+    figure_rows: int = 4
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "temperatures", tuple(float(t) for t in self.temperatures))
@@ -93,6 +102,8 @@ class EvaluationSettings:
                 f"rounds ({self.rounds}), batch size ({self.batch_size}) and BPD draws "
                 f"({self.bpd_draws}) must be >= 1 and num_workers ({self.num_workers}) >= 0"
             )
+        if self.figure_rows < 0:
+            raise UserInputError(f"figure rows must be >= 0, got {self.figure_rows}")
 
 
 @dataclass(frozen=True)
@@ -233,9 +244,14 @@ def evaluate_model(
 
 
 def write_report(
-    report: EvaluationReport, out_dir: str | Path, table_temperature: float = 1.0
+    report: EvaluationReport,
+    out_dir: str | Path,
+    table_temperature: float = 1.0,
+    figure: np.ndarray | Path | None = None,
 ) -> Path:
-    """Replace `out_dir` by a folder with `metrics.json`, `table1.md` and `table2.md`.
+    """Replace `out_dir` by a folder with `metrics.json`, `table1.md`, `table2.md` and, when
+    `figure` is given, `samples.png`: the figure `(H, W, 3)` uint8, or the path of a PNG to carry
+    over (an earlier figure of the same weights, when only a temperature is added).
 
     `table1.md` scores the model at `table_temperature` when it was evaluated there, else at the
     last temperature evaluated (pix2pix: its one row).
@@ -251,6 +267,10 @@ def write_report(
         (staging / METRICS_FILE).write_text(json.dumps(report.to_json(), indent=2) + "\n")
         (staging / "table1.md").write_text(f"{heading}\n\n{label}" + table1([report], shown))
         (staging / "table2.md").write_text(f"{heading}\n\n" + table2(report))
+        if isinstance(figure, Path):
+            shutil.copyfile(figure, staging / FIGURE_FILE)
+        elif figure is not None:
+            write_png(staging / FIGURE_FILE, figure)
     return Path(out_dir)
 
 
@@ -285,7 +305,13 @@ def evaluate_run(
     dataset = open_split(data, split, run.image_size)
     segmenter = prepare_segmenter(segmenter_path, run.image_size, device)
     report = evaluate_model(run, dataset, segmenter, settings)
-    write_report(report, run.path / EVAL_FOLDER)
+    rows = min(settings.figure_rows, len(dataset), settings.batch_size)
+    figure = None
+    if rows:
+        figure = temperatures_figure(
+            run, dataset, rows, settings.temperatures, settings.batch_size, settings.seed
+        )
+    write_report(report, run.path / EVAL_FOLDER, figure=figure)
     log.info("wrote %s", run.path / EVAL_FOLDER / METRICS_FILE)
     return report
 

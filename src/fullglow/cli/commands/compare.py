@@ -9,6 +9,7 @@ from pathlib import Path
 from fullglow.cli.commands.evaluate import add_evaluation_options, settings_from_args
 from fullglow.cli.commands.sample import add_model_options
 from fullglow.evaluation.compare import compare_runs
+from fullglow.evaluation.images import atomic_png
 from fullglow.files import atomic_write_text
 from fullglow.training.distributed import resolve_device
 
@@ -32,6 +33,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="temperature of the flows' rows (default 1.0, as the paper's Table 1)",
     )  # fmt: skip
     parser.add_argument("--out", type=Path, default=None, help="also write the table to this file")
+    parser.add_argument(
+        "--figure", type=Path, default=None, metavar="PNG",
+        help="also write the paper's Figure 2: label, real photo and each model's sample of the "
+        "first --figure-rows labels",
+    )  # fmt: skip
+    parser.add_argument(
+        "--figure-temperature", type=float, default=0.7,
+        help="temperature of the flows' samples in the figure (default 0.7, as the paper's)",
+    )  # fmt: skip
     add_model_options(parser)
     parser.set_defaults(func=run)
 
@@ -46,9 +56,15 @@ def run(args: argparse.Namespace) -> int:
         settings=settings_from_args(args, (args.temperature,)),
         device=resolve_device(args.device),
         checkpoint=args.checkpoint,
+        figure_rows=args.figure_rows if args.figure is not None else 0,
+        figure_temperature=args.figure_temperature,
     )
     table = comparison.table()
     if args.out is not None:
         atomic_write_text(args.out, table)
+    if comparison.figure is not None:
+        atomic_png(args.figure, comparison.figure)
     sys.stdout.write(table)
+    if args.figure is not None:
+        sys.stdout.write(f"figure written to {args.figure}\n")
     return 0

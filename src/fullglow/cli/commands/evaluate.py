@@ -46,6 +46,10 @@ def add_evaluation_options(parser: argparse.ArgumentParser) -> None:
         "--bpd-draws", type=int, default=4,
         help="dequantization noise draws averaged per photo for the BPD (default 4)",
     )  # fmt: skip
+    parser.add_argument(
+        "--figure-rows", type=int, default=4,
+        help="labels shown in the samples figure (default 4; at most the batch size; 0: none)",
+    )  # fmt: skip
 
 
 def settings_from_args(
@@ -58,6 +62,7 @@ def settings_from_args(
         seed=args.seed,
         bpd_draws=args.bpd_draws,
         num_workers=args.num_workers,
+        figure_rows=args.figure_rows,
     )
 
 
@@ -70,7 +75,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
             "noise averaged) and, for each temperature, the segmenter's mean pixel accuracy, "
             "mean class accuracy and mean class IoU on the synthesized photos, mean +- std over "
             "rounds, with the real photos' scores as the ceiling. Writes RUN/eval/metrics.json, "
-            "table1.md and table2.md. With --samples instead of --run, scores photos already "
+            "table1.md, table2.md and samples.png (the first labels' samples at each "
+            "temperature). With --samples instead of --run, scores photos already "
             "written by `fullglow sample` (or any tool using the Cityscapes layout)."
         ),
     )

@@ -1,0 +1,218 @@
+"""Figures of samples, shaped like the paper's Figure 2: labels, real photos and samples in columns.
+
+`grid_samples` draws the first batch of round 0 exactly as `evaluate_model` draws it (the same
+generator and batch), so a figure shows samples that were scored. `compose_figure` lays columns
+of images out on one white sheet with a title above each column: `real_columns` and one
+`model_column` per model make Figure 2 (`fullglow compare --figure`), `temperatures_figure` the
+samples of one model at each temperature (`RUN/eval/samples.png` of `fullglow evaluate`).
+"""
+
+from __future__ import annotations
+
+import math
+import textwrap
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from PIL import Image, ImageDraw, ImageFont
+from torch import Tensor, nn
+from torch.nn import functional as F
+from torch.utils.data import default_collate
+
+from fullglow.data.cityscapes import CityscapesDataset
+from fullglow.errors import UserInputError
+from fullglow.evaluation.images import displayable, to_uint8
+from fullglow.evaluation.runs import LoadedRun, display_name
+from fullglow.evaluation.sampling import (
+    batch_generator,
+    generate,
+    model_device,
+    side_input,
+    temperatures_of,
+)
+from fullglow.evaluation.tables import temperature_cell
+
+MIN_CELL_WIDTH = 128
+"""Images narrower than this are enlarged by a whole factor (nearest neighbour) to be seen."""
+
+GAP = 4
+TITLE_FONT_SIZE = 13
+
+
+@dataclass(frozen=True)
+class GridSamples:
+    """Samples of the first `rows` labels of a split at each temperature.
+
+    Attributes:
+        temperatures: `T` of each entry (`(None,)` for pix2pix, which has no temperature).
+        images: one `(rows, 3, H, W)` tensor in [0, 1] per temperature, 8-bit quantized.
+    """
+
+    temperatures: tuple[float | None, ...]
+    images: tuple[Tensor, ...]
+
+    def at(self, temperature: float) -> Tensor:
+        """The samples at `temperature` (a GAN's only samples, whatever the temperature)."""
+        if self.temperatures == (None,):
+            return self.images[0]
+        return self.images[self.temperatures.index(temperature)]
+
+
+@torch.no_grad()
+def grid_samples(
+    model: nn.Module,
+    dataset: CityscapesDataset,
+    temperatures: Sequence[float],
+    rows: int,
+    batch_size: int,
+    seed: int,
+) -> GridSamples:
+    """The first batch of round 0 as `evaluate_model` samples it (same generator), cut to `rows`."""
+    device = model_device(model)
+    count = min(batch_size, len(dataset))
+    batch = default_collate([dataset[i] for i in range(count)])
+    cond = batch.label_colour.to(device)
+    side = side_input(model, batch.boundary.to(device))
+    chosen = temperatures_of(model, list(temperatures))
+    images = tuple(
+        displayable(generate(model, cond, side, t, batch_generator(device, seed, 0, 0)))[
+            :rows
+        ].cpu()
+        for t in chosen
+    )
+    return GridSamples(chosen, images)
+
+
+@dataclass(frozen=True)
+class FigureColumn:
+    """One column of a figure: its title and images `(rows, 3, H, W)` in [0, 1]."""
+
+    title: str
+    images: Tensor
+
+
+def _cell_size(columns: Sequence[FigureColumn]) -> tuple[int, int]:
+    """`(H, W)` of every cell: the largest images' size, enlarged to `MIN_CELL_WIDTH` if narrow."""
+    height = max(c.images.shape[2] for c in columns)
+    width = max(c.images.shape[3] for c in columns)
+    factor = max(1, math.ceil(MIN_CELL_WIDTH / width))
+    return height * factor, width * factor
+
+
+def _title_lines(title: str, font: ImageFont.ImageFont, width: int) -> list[str]:
+    """`title` wrapped into lines no wider than `width` pixels where its words allow."""
+    for chars in range(max(len(title), 1), 0, -1):
+        lines = textwrap.wrap(title, chars) or [""]
+        if all(font.getlength(line) <= width for line in lines):
+            return lines
+    return textwrap.wrap(title, 1)
+
+
+def compose_figure(columns: Sequence[FigureColumn]) -> np.ndarray:
+    """The columns side by side under their titles on a white sheet: `(H, W, 3)` uint8.
+
+    Every image is resized (nearest neighbour, so pixels stay visible) to the largest images'
+    size, enlarged by a whole factor when narrower than `MIN_CELL_WIDTH`.
+
+    Raises:
+        ValueError: no columns, or columns with different numbers of rows.
+    """
+    if not columns:
+        raise ValueError("a figure needs at least one column")
+    rows = {c.images.shape[0] for c in columns}
+    if len(rows) != 1:
+        raise ValueError(f"every column needs the same number of rows, got {sorted(rows)}")
+    n_rows = rows.pop()
+    cell_h, cell_w = _cell_size(columns)
+    font = ImageFont.load_default(size=TITLE_FONT_SIZE)
+    titles = [_title_lines(c.title, font, cell_w) for c in columns]
+    line_height = TITLE_FONT_SIZE + 3
+    header = GAP + line_height * max(len(t) for t in titles)
+    sheet = Image.new(
+        "RGB",
+        (GAP + len(columns) * (cell_w + GAP), header + GAP + n_rows * (cell_h + GAP)),
+        "white",
+    )
+    draw = ImageDraw.Draw(sheet)
+    for index, (column, lines) in enumerate(zip(columns, titles, strict=True)):
+        left = GAP + index * (cell_w + GAP)
+        for number, line in enumerate(lines):
+            offset = (cell_w - font.getlength(line)) / 2
+            draw.text((left + offset, GAP + number * line_height), line, fill="black", font=font)
+        images = F.interpolate(column.images.float().cpu(), size=(cell_h, cell_w), mode="nearest")
+        for row, image in enumerate(to_uint8(images)):
+            sheet.paste(Image.fromarray(image), (left, header + GAP + row * (cell_h + GAP)))
+    return np.asarray(sheet)
+
+
+def check_rows(dataset: CityscapesDataset, rows: int, batch_size: int | None = None) -> None:
+    """Raise `UserInputError` unless `1 <= rows <= len(dataset)` and, since a figure shows the
+    first batch that was scored, `rows <= batch_size`."""
+    if not 1 <= rows <= len(dataset):
+        raise UserInputError(
+            f"a figure of {rows} rows needs 1 to {len(dataset)} labels ({dataset.root}, "
+            f"{dataset.split} has {len(dataset)})"
+        )
+    if batch_size is not None and rows > batch_size:
+        raise UserInputError(
+            f"a figure shows the first batch of samples: {rows} rows need a batch size of at "
+            f"least {rows}, got {batch_size}"
+        )
+
+
+def real_columns(dataset: CityscapesDataset, rows: int) -> list[FigureColumn]:
+    """The "Conditioning" (colour labels) and "Ground truth" columns of the first `rows` frames."""
+    check_rows(dataset, rows)
+    samples = [dataset[i] for i in range(rows)]
+    return [
+        FigureColumn("Conditioning", torch.stack([s.label_colour for s in samples])),
+        FigureColumn("Ground truth", torch.stack([s.photo for s in samples])),
+    ]
+
+
+def model_column(
+    run: LoadedRun,
+    dataset: CityscapesDataset,
+    rows: int,
+    temperature: float,
+    batch_size: int,
+    seed: int,
+) -> FigureColumn:
+    """A model's samples of the first `rows` labels, at `temperature` for a flow (the paper's
+    Figure 2 uses 0.7), titled with the paper's name of the model.
+
+    Raises:
+        UserInputError: see `check_rows`.
+    """
+    check_rows(dataset, rows, batch_size)
+    samples = grid_samples(run.model, dataset, [temperature], rows, batch_size, seed)
+    title = display_name(run.name)
+    if run.model.has_likelihood:
+        title = f"{title}, T = {temperature_cell(temperature)}"
+    return FigureColumn(title, samples.at(temperature))
+
+
+def temperatures_figure(
+    run: LoadedRun,
+    dataset: CityscapesDataset,
+    rows: int,
+    temperatures: Sequence[float],
+    batch_size: int,
+    seed: int,
+) -> np.ndarray:
+    """Label, real photo, then the model's samples at each temperature (one column each) of the
+    first `rows` labels of `dataset`; a model without temperature (pix2pix) has one column.
+
+    Raises:
+        UserInputError: see `check_rows`.
+    """
+    check_rows(dataset, rows, batch_size)
+    columns = real_columns(dataset, rows)
+    samples = grid_samples(run.model, dataset, temperatures, rows, batch_size, seed)
+    name = display_name(run.name)
+    for temperature, images in zip(samples.temperatures, samples.images, strict=True):
+        title = name if temperature is None else f"{name}, T = {temperature_cell(temperature)}"
+        columns.append(FigureColumn(title, images))
+    return compose_figure(columns)
