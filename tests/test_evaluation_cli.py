@@ -13,6 +13,7 @@ import pytest
 from fullglow.cli import main
 from fullglow.data import CityscapesDataset
 from fullglow.data.image_io import read_rgb
+from fullglow.data.resizing import resize_photo
 from fullglow.evaluation import compare as compare_module
 from fullglow.evaluation.figures import GAP
 from fullglow.evaluation.images import to_uint8
@@ -174,13 +175,29 @@ def test_sample_and_transfer_commands(
     labels = CityscapesDataset(synthetic_root, "val")
     written = sorted(out.glob("round_1/leftImg8bit/val/*/*_leftImg8bit.png"))
     assert [p.name for p in written] == sorted(f"{r.stem}_leftImg8bit.png" for r in labels.records)
-    record = labels.records[0]
-    assert main([
+    record, structure = labels.records[0], labels.records[1]
+    transfer = [
         "transfer", "--run", str(run), "--content-photo", str(record.photo_path),
-        "--content-label", str(record.label_ids_path), "--structure-label",
-        str(labels.records[1].colour_path), "--out", str(tmp_path / "t.png"), "--device", "cpu",
+        "--content-label", str(record.label_ids_path), "--device", "cpu",
+    ]  # fmt: skip
+    assert main([
+        *transfer, "--structure-label", str(structure.colour_path), "--out", str(tmp_path / "t.png"),
+        "--figure", str(tmp_path / "f.png"),
     ]) == 0  # fmt: skip
-    assert (tmp_path / "t.png").is_file()
+    # Content, structure, result and the structure's own photo, found in the Cityscapes layout.
+    figure = read_rgb(tmp_path / "f.png")
+    assert figure.shape[1] == GAP + 4 * (4 * SIZE[1] + GAP)
+    np.testing.assert_array_equal(_cell(figure, 1, 0, 2), read_rgb(tmp_path / "t.png"))
+    expected = resize_photo(read_rgb(structure.photo_path), SIZE)
+    np.testing.assert_array_equal(_cell(figure, 1, 0, 3), expected)
+    # A structure label outside a dataset has no photo to show: three columns.
+    loose = tmp_path / "loose_gtFine_color.png"
+    loose.write_bytes(structure.colour_path.read_bytes())
+    assert main([
+        *transfer, "--structure-label", str(loose), "--out", str(tmp_path / "u.png"),
+        "--figure", str(tmp_path / "g.png"),
+    ]) == 0  # fmt: skip
+    assert read_rgb(tmp_path / "g.png").shape[1] == GAP + 3 * (4 * SIZE[1] + GAP)
 
 
 def test_commands_report_bad_input_without_traceback(

@@ -27,12 +27,18 @@ import torch
 from PIL import Image
 from torch import Tensor, nn
 
-from fullglow.data.cityscapes import COLOUR_SUFFIX, INSTANCE_SUFFIX, LABEL_IDS_SUFFIX
+from fullglow.data.cityscapes import (
+    COLOUR_SUFFIX,
+    INSTANCE_SUFFIX,
+    LABEL_IDS_SUFFIX,
+    PHOTO_SUFFIX,
+)
 from fullglow.data.image_io import read_instance_ids, read_label_ids, read_rgb
 from fullglow.data.labels import colours_to_label_ids, label_ids_to_colours, label_ids_to_train_ids
 from fullglow.data.resizing import resize_nearest, resize_photo
 from fullglow.data.sample import Sample, instance_boundaries, make_sample
 from fullglow.errors import UserInputError
+from fullglow.evaluation.figures import FigureColumn, compose_figure
 from fullglow.evaluation.images import atomic_png, diverged_samples, photo_tensor, to_uint8
 from fullglow.evaluation.runs import LoadedRun
 from fullglow.evaluation.sampling import side_input, to_model
@@ -98,6 +104,28 @@ def _instances_beside(path: Path) -> Path | None:
     return None
 
 
+def _photo_beside(label_path: Path) -> Path | None:
+    """The photo of a label file in the Cityscapes layout, if it exists: for
+    `ROOT/gtFine/S/C/X_gtFine_labelIds.png` (or `_color`), `ROOT/leftImg8bit/S/C/X_leftImg8bit.png`.
+    """
+    for suffix in (LABEL_IDS_SUFFIX, COLOUR_SUFFIX):
+        if label_path.name.endswith(suffix):
+            city = label_path.parent
+            split = city.parent
+            if split.parent.name != "gtFine":
+                return None
+            stem = label_path.name[: -len(suffix)]
+            photo = (
+                split.parent.parent
+                / "leftImg8bit"
+                / split.name
+                / city.name
+                / f"{stem}{PHOTO_SUFFIX}"
+            )
+            return photo if photo.is_file() else None
+    return None
+
+
 def read_condition(path: str | Path, image_size: tuple[int, int]) -> tuple[Sample, tuple[int, int]]:
     """A label file as a one-frame `Sample` at `image_size` (photo all zeros), and its file size.
 
@@ -130,19 +158,24 @@ def transfer_files(
     out: str | Path,
     overwrite: bool = False,
     scale: float = 1.0,
+    figure: str | Path | None = None,
 ) -> Path:
     """Content transfer between files; writes the synthesized photo (PNG) to `out`, atomically.
 
     The photo and labels are resized to the model's size (photo bicubic, labels nearest);
-    `scale` multiplies the latents (see `content_transfer`).
+    `scale` multiplies the latents (see `content_transfer`). `figure` (a PNG path) also gets the
+    paper's Figure 3 row: desired content, desired structure, synthesized image and, when the
+    structure label sits in a Cityscapes layout with its photo, that photo.
 
     Raises:
         UserInputError: unreadable files, a content photo and label of different sizes, a model
-            without encoder, an existing `out` without `overwrite`, a bad `scale`, or a transfer
-            whose decoding diverged (nothing is written then).
+            without encoder, an existing `out` or `figure` without `overwrite`, a bad `scale`,
+            or a transfer whose decoding diverged (nothing is written then).
     """
     out = Path(out)
     check_new_output(out, overwrite)
+    if figure is not None:
+        check_new_output(Path(figure), overwrite)
     size = run.image_size
     photo_array = read_rgb(Path(content_photo))
     label, label_size = read_condition(content_label, size)
@@ -173,4 +206,25 @@ def transfer_files(
             "model helps"
         )
     atomic_png(out, to_uint8(result)[0])
+    if figure is not None:
+        atomic_png(Path(figure), _figure(photo, structure, result, Path(structure_label), size))
     return out
+
+
+def _figure(
+    photo: Tensor, structure: Sample, result: Tensor, structure_label: Path, size: tuple[int, int]
+) -> np.ndarray:
+    columns = [
+        FigureColumn("Desired content", photo[None]),
+        FigureColumn("Desired structure", structure.label_colour[None]),
+        FigureColumn("Synthesized image", result.float().cpu()),
+    ]
+    truth = _photo_beside(structure_label)
+    if truth is not None:
+        columns.append(
+            FigureColumn(
+                "Ground truth for structure",
+                photo_tensor(resize_photo(read_rgb(truth), size))[None],
+            )
+        )
+    return compose_figure(columns)

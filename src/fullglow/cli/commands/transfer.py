@@ -31,6 +31,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="multiply the latents by this before decoding (default 1: the exact transfer; "
         "0.7 keeps a briefly trained model's decoding from diverging)",
     )  # fmt: skip
+    parser.add_argument(
+        "--figure", type=Path, default=None, metavar="PNG",
+        help="also write the paper's Figure 3 row: content, structure, result and, when the "
+        "structure label has its photo in a Cityscapes layout, that photo",
+    )  # fmt: skip
     parser.add_argument("--checkpoint", choices=("best", "last"), default="best")
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N (default auto)")
     parser.add_argument("--overwrite", action="store_true", help="replace an existing OUT")
@@ -46,6 +51,8 @@ def run(args: argparse.Namespace) -> int:
         args.out,
         overwrite=args.overwrite,
         scale=args.scale,
+        figure=args.figure,
     )
-    sys.stdout.write(f"wrote {out}\n")
+    figure = "" if args.figure is None else f" and {args.figure}"
+    sys.stdout.write(f"wrote {out}{figure}\n")
     return 0
