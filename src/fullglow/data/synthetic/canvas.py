@@ -43,22 +43,18 @@ class Canvas:
         mask = np.ones((r1 - r0, c1 - c0), bool)
         return Region(slice(r0, r1), slice(c0, c1), mask, self._v[r0:r1], self._u[:, c0:c1])
 
-    def polygon(self, points: list[tuple[float, float]]) -> Region | None:
-        """The pixels whose centres lie inside the convex polygon with vertices `(u, v)`."""
+    def polygon(
+        self, points: list[tuple[float, float]], hole: list[tuple[float, float]] | None = None
+    ) -> Region | None:
+        """The pixels whose centres lie inside the convex polygon with vertices `(u, v)` and
+        outside the convex polygon `hole` (a tyre is a disc with a hole)."""
         us, vs = [p[0] for p in points], [p[1] for p in points]
         box = self.box(min(us), max(us), min(vs), max(vs))
         if box is None:
             return None
-        # edge i from p_i to p_i+1 keeps the pixels with a v - b u + c >= 0 (counter-clockwise)
-        coefficients, area = [], 0.0
-        for (u0, v0), (u1, v1) in zip(points, points[1:] + points[:1], strict=True):
-            coefficients.append((u1 - u0, v1 - v0, (v1 - v0) * u0 - (u1 - u0) * v0))
-            area += u0 * v1 - u1 * v0
-        a, b, c = (
-            np.array(k, dtype=np.float32)[:, None, None] for k in zip(*coefficients, strict=True)
-        )
-        side = a * box.v - b * box.u + c  # (N, h, w)
-        mask = np.all(side >= 0 if area >= 0 else side <= 0, axis=0)
+        mask = _inside(box, points)
+        if hole is not None:
+            mask &= ~_inside(box, hole)
         return box._replace(mask=mask)
 
     def ellipse(self, cu: float, cv: float, ru: float, rv: float) -> Region | None:
@@ -86,10 +82,33 @@ class Canvas:
             photo[region.mask] = np.broadcast_to(colour, photo.shape)[region.mask]
         self.instance[region.rows, region.cols][region.mask] = instance
 
+    def tint(self, region: Region | None, colour: np.ndarray, alpha: float, instance: int) -> None:
+        """Blend `colour` `(3,)` over the photo with opacity `alpha` and set the instance id inside
+        `region`: see-through parts, such as a spoked wheel, labelled as their object."""
+        if region is None:
+            return
+        photo = self.photo[region.rows, region.cols]
+        photo[region.mask] = photo[region.mask] * (1.0 - alpha) + colour * alpha
+        self.instance[region.rows, region.cols][region.mask] = instance
+
     def darken(self, region: Region | None, factor: float) -> None:
         """Multiply the photo inside `region` by `factor` (shadows; labels are unchanged)."""
         if region is not None:
             self.photo[region.rows, region.cols][region.mask] *= factor
+
+
+def _inside(box: Region, points: list[tuple[float, float]]) -> np.ndarray:
+    """Which pixel centres of `box` lie inside the convex polygon `points` `(u, v)`: `(h, w)`."""
+    # edge i from p_i to p_i+1 keeps the pixels with a v - b u + c >= 0 (counter-clockwise)
+    coefficients, area = [], 0.0
+    for (u0, v0), (u1, v1) in zip(points, points[1:] + points[:1], strict=True):
+        coefficients.append((u1 - u0, v1 - v0, (v1 - v0) * u0 - (u1 - u0) * v0))
+        area += u0 * v1 - u1 * v0
+    a, b, c = (
+        np.array(k, dtype=np.float32)[:, None, None] for k in zip(*coefficients, strict=True)
+    )
+    side = a * box.v - b * box.u + c  # (N, h, w)
+    return np.all(side >= 0 if area >= 0 else side <= 0, axis=0)
 
 
 def grain(rng: np.random.Generator, shape: tuple[int, ...]) -> np.ndarray:

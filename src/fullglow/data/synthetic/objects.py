@@ -9,7 +9,7 @@ from collections.abc import Callable
 import numpy as np
 
 from fullglow.data.synthetic.camera import Camera
-from fullglow.data.synthetic.canvas import Canvas, Region, grain, smooth_noise
+from fullglow.data.synthetic.canvas import Canvas, grain, smooth_noise
 from fullglow.data.synthetic.layout import (
     BUS,
     CAR,
@@ -25,6 +25,17 @@ from fullglow.data.synthetic.layout import (
     Tree,
     Vehicle,
 )
+from fullglow.data.synthetic.painter import (
+    DETAIL_PIXELS,
+    Box,
+    Painter,
+    Point,
+    draw_box,
+    glass_colour,
+    lengthwise,
+    patch,
+    upright,
+)
 from fullglow.data.synthetic.style import (
     CAR_PALETTE,
     CLOTHES_PALETTE,
@@ -35,208 +46,87 @@ from fullglow.data.synthetic.style import (
     pick,
 )
 
-Point = tuple[float, float, float]
-
-_DETAIL_PIXELS = 14.0  # things shorter than this on screen are drawn without their details
-
-
-class _Painter:
-    """Draws the parts of one thing at depth `z`, fogged by distance, as one instance (a label
-    id for stuff, `label * 1000 + k` for things)."""
-
-    def __init__(
-        self, canvas: Canvas, camera: Camera, style: Style, z: float, instance: int
-    ) -> None:
-        self.canvas, self.camera, self.style = canvas, camera, style
-        self.instance = instance
-        self.fog = 1.0 - float(np.exp(-z / style.fog_distance))
-
-    def tone(self, colour: np.ndarray) -> np.ndarray:
-        return colour * (1.0 - self.fog) + self.style.haze * self.fog
-
-    def polygon(self, points: list[Point]) -> Region | None:
-        return self.canvas.polygon([self.camera.point(*p) for p in points])
-
-    def ellipse(self, centre: Point, rx: float, ry: float) -> Region | None:
-        u, v = self.camera.point(*centre)
-        z = centre[2]
-        return self.canvas.ellipse(u, v, self.camera.fx * rx / z, self.camera.fy * ry / z)
-
-    def fill(
-        self, region: Region | None, colour: np.ndarray, top: float = 1.0, bottom: float = 1.0
-    ) -> None:
-        """Paint `colour`, brightness ramping from `top` to `bottom` down the region."""
-        if region is None:
-            return
-        if top == bottom:
-            shaded = colour * top
-        else:
-            v = region.v
-            ramp = (v - v[0, 0]) / max(float(v[-1, 0] - v[0, 0]), 1.0)
-            shaded = colour * (top + (bottom - top) * ramp)[..., None]  # (h, 1, 3)
-        self.canvas.paint(region, self.tone(shaded), self.instance)
-
-    def shadow(self, x0: float, x1: float, z0: float, z1: float, factor: float) -> None:
-        """Darken the ground under a rectangular footprint (the labels there stay the ground's)."""
-        region = self.polygon([(x0, 0.0, z0), (x1, 0.0, z0), (x1, 0.0, z1), (x0, 0.0, z1)])
-        self.canvas.darken(region, factor)
-
-    def round_shadow(self, x: float, z: float, rx: float, rz: float, factor: float) -> None:
-        """Darken an elliptical patch of ground (a 12-gon) centred on `(x, 0, z)`."""
-        angles = np.linspace(0.0, 2 * np.pi, 12, endpoint=False)
-        xs, zs = (x + rx * np.cos(angles)).tolist(), (z + rz * np.sin(angles)).tolist()
-        region = self.polygon([(a, 0.0, b) for a, b in zip(xs, zs, strict=True)])
-        self.canvas.darken(region, factor)
-
-
-def _upright(x0: float, x1: float, y0: float, y1: float, z: float) -> list[Point]:
-    """The rectangle `[x0, x1] x [y0, y1]` in the plane facing the camera at depth `z`."""
-    return [(x0, y0, z), (x1, y0, z), (x1, y1, z), (x0, y1, z)]
-
-
-def _lengthwise(x: float, y0: float, y1: float, z0: float, z1: float) -> list[Point]:
-    """The rectangle `[y0, y1] x [z0, z1]` in the plane `X = x`, near edge first."""
-    return [(x, y0, z0), (x, y0, z1), (x, y1, z1), (x, y1, z0)]
-
-
-def _face(corners: list[Point], s0: float, s1: float, t0: float, t1: float) -> list[Point]:
-    """The sub-rectangle `[s0, s1] x [t0, t1]` of a planar quad given as
-    `(bottom-left, bottom-right, top-right, top-left)` corners."""
-    s = np.array([s0, s1, s1, s0])[:, None]
-    t = np.array([t0, t0, t1, t1])[:, None]
-    weights = np.hstack([(1 - s) * (1 - t), s * (1 - t), s * t, (1 - s) * t])  # bilinear, (4, 4)
-    return [tuple(p) for p in (weights @ np.array(corners)).tolist()]
-
-
-class _Box:
-    """An axis-aligned box `[x0, x1] x [y0, y1] x [z0, z1]` in front of the camera."""
-
-    def __init__(self, x0: float, x1: float, y0: float, y1: float, z0: float, z1: float) -> None:
-        self.x0, self.x1, self.y0, self.y1, self.z0, self.z1 = x0, x1, y0, y1, z0, z1
-
-    def front(self) -> list[Point]:
-        return _upright(self.x0, self.x1, self.y0, self.y1, self.z0)
-
-    def side(self) -> tuple[list[Point], float] | None:
-        """The side face the camera sees (near edge first) and its normal's X sign."""
-        if self.x1 < 0:
-            x, normal = self.x1, 1.0
-        elif self.x0 > 0:
-            x, normal = self.x0, -1.0
-        else:
-            return None
-        return _lengthwise(x, self.y0, self.y1, self.z0, self.z1), normal
-
-    def top(self, eye: float) -> list[Point] | None:
-        if self.y1 >= eye:
-            return None
-        x0, x1, y, z0, z1 = self.x0, self.x1, self.y1, self.z0, self.z1
-        return [(x0, y, z0), (x1, y, z0), (x1, y, z1), (x0, y, z1)]
-
-
-def _side_light(style: Style, normal: float) -> float:
-    return style.lit if normal * style.sun_side > 0 else style.shade
-
-
-def _glass(style: Style, rng: np.random.Generator) -> np.ndarray:
-    return jitter(rng, style.window * 0.7 + 0.25 * style.sky_horizon, 0.04)
-
-
-def _draw_box(
-    painter: _Painter, box: _Box, colour: np.ndarray, front_light: float
-) -> tuple[list[Point], list[Point] | None]:
-    """Paint the box's visible faces; returns the front face and the visible side face."""
-    style = painter.style
-    side = box.side()
-    if side is not None:
-        painter.fill(painter.polygon(side[0]), colour * _side_light(style, side[1]), 1.05, 0.8)
-    top = box.top(painter.camera.eye)
-    if top is not None:
-        painter.fill(painter.polygon(top), colour * 1.1 * style.lit)
-    painter.fill(painter.polygon(box.front()), colour * front_light, 1.05, 0.8)
-    return box.front(), side[0] if side is not None else None
-
 
 def _wheels(
-    painter: _Painter, vehicle: Vehicle, z_axles: tuple[float, float], radius: float
+    painter: Painter, vehicle: Vehicle, z_axles: tuple[float, float], radius: float
 ) -> None:
     """Tyres under the front and, when the side shows, on the side with their hubs."""
     x0, x1 = vehicle.x - vehicle.width / 2, vehicle.x + vehicle.width / 2
     tyre, hub = np.full(3, 0.05), np.full(3, 0.45)
     for xa, xb in ((x0 + 0.05, x0 + 0.32), (x1 - 0.32, x1 - 0.05)):
-        painter.fill(painter.polygon(_upright(xa, xb, 0.0, 2 * radius, vehicle.z + 0.4)), tyre)
-    side = _Box(x0, x1, 0.0, 2 * radius, vehicle.z, vehicle.z + vehicle.length).side()
+        painter.fill(painter.polygon(upright(xa, xb, 0.0, 2 * radius, vehicle.z + 0.4)), tyre)
+    side = Box(x0, x1, 0.0, 2 * radius, vehicle.z, vehicle.z + vehicle.length).side()
     if side is None:
         return
     x = side[0][0][0]
     for za in z_axles:
-        wheel = _lengthwise(x, 0.0, 2 * radius, za - radius, za + radius)
+        wheel = lengthwise(x, 0.0, 2 * radius, za - radius, za + radius)
         painter.fill(painter.polygon(wheel), tyre)
-        painter.fill(painter.polygon(_face(wheel, 0.3, 0.7, 0.3, 0.7)), hub)
+        painter.fill(painter.polygon(patch(wheel, 0.3, 0.7, 0.3, 0.7)), hub)
 
 
-def _lights(painter: _Painter, face: list[Point], oncoming: bool, t0: float, t1: float) -> None:
+def _lights(painter: Painter, face: list[Point], oncoming: bool, t0: float, t1: float) -> None:
     colour = np.array([1.0, 0.95, 0.8]) if oncoming else np.array([0.75, 0.04, 0.03])
     for s0, s1 in ((0.03, 0.2), (0.8, 0.97)):
-        painter.fill(painter.polygon(_face(face, s0, s1, t0, t1)), colour)
+        painter.fill(painter.polygon(patch(face, s0, s1, t0, t1)), colour)
 
 
-def _car(painter: _Painter, vehicle: Vehicle, rng: np.random.Generator, light: float) -> None:
+def _car(painter: Painter, vehicle: Vehicle, rng: np.random.Generator, light: float) -> None:
     """A body box and a narrower cabin box with glass, lights, bumper and number plate."""
     x0, x1, z0, z1 = _footprint(vehicle)
     h, length = vehicle.height, vehicle.length
     paint = pick(rng, CAR_PALETTE, 0.05)
     _wheels(painter, vehicle, (z0 + 0.8, z1 - 0.8), 0.33)
-    body, _ = _draw_box(painter, _Box(x0, x1, 0.25, 0.55 * h, z0, z1), paint, light)
+    body, _ = draw_box(painter, Box(x0, x1, 0.25, 0.55 * h, z0, z1), paint, light)
     inset = 0.08 * vehicle.width
-    cabin = _Box(x0 + inset, x1 - inset, 0.55 * h, h, z0 + 0.25 * length, z0 + 0.72 * length)
-    front, side = _draw_box(painter, cabin, paint, light)
-    glass = _glass(painter.style, rng)
-    painter.fill(painter.polygon(_face(front, 0.07, 0.93, 0.0, 0.85)), glass, 1.2, 0.7)
+    cabin = Box(x0 + inset, x1 - inset, 0.55 * h, h, z0 + 0.25 * length, z0 + 0.72 * length)
+    front, side = draw_box(painter, cabin, paint, light)
+    glass = glass_colour(painter.style, rng)
+    painter.fill(painter.polygon(patch(front, 0.07, 0.93, 0.0, 0.85)), glass, 1.2, 0.7)
     if side is not None:
-        painter.fill(painter.polygon(_face(side, 0.06, 0.94, 0.05, 0.85)), glass, 1.1, 0.7)
+        painter.fill(painter.polygon(patch(side, 0.06, 0.94, 0.05, 0.85)), glass, 1.1, 0.7)
     _lights(painter, body, vehicle.oncoming, 0.6, 0.85)
-    painter.fill(painter.polygon(_face(body, 0.0, 1.0, 0.0, 0.18)), paint * 0.5)  # bumper
-    painter.fill(painter.polygon(_face(body, 0.38, 0.62, 0.22, 0.42)), np.full(3, 0.85))  # plate
+    painter.fill(painter.polygon(patch(body, 0.0, 1.0, 0.0, 0.18)), paint * 0.5)  # bumper
+    painter.fill(painter.polygon(patch(body, 0.38, 0.62, 0.22, 0.42)), np.full(3, 0.85))  # plate
 
 
 _BUS_PALETTE = ((0.85, 0.75, 0.2), (0.75, 0.1, 0.1), (0.9, 0.9, 0.88), (0.2, 0.35, 0.6))
 
 
-def _bus(painter: _Painter, vehicle: Vehicle, rng: np.random.Generator, light: float) -> None:
+def _bus(painter: Painter, vehicle: Vehicle, rng: np.random.Generator, light: float) -> None:
     """One tall box with a windscreen or rear window and a row of side windows."""
     x0, x1, z0, z1 = _footprint(vehicle)
     paint = pick(rng, _BUS_PALETTE, 0.05)
     _wheels(painter, vehicle, (z0 + 2.2, z1 - 2.6), 0.5)
-    front, side = _draw_box(painter, _Box(x0, x1, 0.3, vehicle.height, z0, z1), paint, light)
-    glass = _glass(painter.style, rng)
+    front, side = draw_box(painter, Box(x0, x1, 0.3, vehicle.height, z0, z1), paint, light)
+    glass = glass_colour(painter.style, rng)
     bottom = 0.45 if vehicle.oncoming else 0.6
-    painter.fill(painter.polygon(_face(front, 0.08, 0.92, bottom, 0.92)), glass, 1.2, 0.8)
+    painter.fill(painter.polygon(patch(front, 0.08, 0.92, bottom, 0.92)), glass, 1.2, 0.8)
     if side is not None:
         for k in range(6):
-            window = _face(side, 0.04 + k * 0.16, 0.17 + k * 0.16, 0.5, 0.88)
+            window = patch(side, 0.04 + k * 0.16, 0.17 + k * 0.16, 0.5, 0.88)
             painter.fill(painter.polygon(window), glass, 1.1, 0.8)
     _lights(painter, front, vehicle.oncoming, 0.1, 0.2)
 
 
-def _truck(painter: _Painter, vehicle: Vehicle, rng: np.random.Generator, light: float) -> None:
+def _truck(painter: Painter, vehicle: Vehicle, rng: np.random.Generator, light: float) -> None:
     """A dark chassis under a tall cargo box; the cab in front when it comes towards us."""
     x0, x1, z0, z1 = _footprint(vehicle)
     h = vehicle.height
     cargo = grey(rng, 0.6, 0.95)
     _wheels(painter, vehicle, (z0 + 1.2, z1 - 1.2), 0.48)
-    _draw_box(painter, _Box(x0 + 0.1, x1 - 0.1, 0.35, 1.0, z0, z1), np.full(3, 0.12), light)
+    draw_box(painter, Box(x0 + 0.1, x1 - 0.1, 0.35, 1.0, z0, z1), np.full(3, 0.12), light)
     if vehicle.oncoming:
         cab_paint = pick(rng, CAR_PALETTE, 0.05)
-        _draw_box(painter, _Box(x0, x1, 1.0, h, z0 + 2.3, z1), cargo, light)
-        cab = _Box(x0, x1, 0.4, min(h, 2.9), z0, z0 + 2.2)
-        front, _ = _draw_box(painter, cab, cab_paint, light)
-        windscreen = _face(front, 0.05, 0.95, 0.6, 0.92)
-        painter.fill(painter.polygon(windscreen), _glass(painter.style, rng), 1.2, 0.8)
+        draw_box(painter, Box(x0, x1, 1.0, h, z0 + 2.3, z1), cargo, light)
+        cab = Box(x0, x1, 0.4, min(h, 2.9), z0, z0 + 2.2)
+        front, _ = draw_box(painter, cab, cab_paint, light)
+        windscreen = patch(front, 0.05, 0.95, 0.6, 0.92)
+        painter.fill(painter.polygon(windscreen), glass_colour(painter.style, rng), 1.2, 0.8)
         _lights(painter, front, True, 0.12, 0.22)
     else:
-        front, _ = _draw_box(painter, _Box(x0, x1, 1.0, h, z0, z1), cargo, light)
-        painter.fill(painter.polygon(_face(front, 0.49, 0.51, 0.0, 1.0)), cargo * 0.6)  # doors
+        front, _ = draw_box(painter, Box(x0, x1, 1.0, h, z0, z1), cargo, light)
+        painter.fill(painter.polygon(patch(front, 0.49, 0.51, 0.0, 1.0)), cargo * 0.6)  # doors
         _lights(painter, front, False, 0.02, 0.1)
 
 
@@ -252,13 +142,13 @@ _VEHICLES = {CAR: _car, BUS: _bus, TRUCK: _truck}
 def _vehicle(
     canvas: Canvas, camera: Camera, vehicle: Vehicle, style: Style, rng: np.random.Generator
 ) -> None:
-    painter = _Painter(canvas, camera, style, vehicle.z, vehicle.instance)
+    painter = Painter(canvas, camera, style, vehicle.z, vehicle.instance)
     x0, x1, z0, z1 = _footprint(vehicle)
     light = 0.5 * (style.lit + style.shade)  # the faces towards the camera
     painter.shadow(x0 - 0.2, x1 + 0.2, z0 - 0.4, z1, 0.35)
-    if camera.fy * vehicle.height / z0 < _DETAIL_PIXELS:  # far away: a box is all that shows
-        box = _Box(x0, x1, 0.1, 0.85 * vehicle.height, z0, z1)
-        _draw_box(painter, box, pick(rng, CAR_PALETTE, 0.05), light)
+    if camera.fy * vehicle.height / z0 < DETAIL_PIXELS:  # far away: a box is all that shows
+        box = Box(x0, x1, 0.1, 0.85 * vehicle.height, z0, z1)
+        draw_box(painter, box, pick(rng, CAR_PALETTE, 0.05), light)
         return
     _VEHICLES[vehicle.label](painter, vehicle, rng, light)
 
@@ -266,13 +156,13 @@ def _vehicle(
 def _pedestrian(
     canvas: Canvas, camera: Camera, person: Pedestrian, style: Style, rng: np.random.Generator
 ) -> None:
-    painter = _Painter(canvas, camera, style, person.z, person.instance)
+    painter = Painter(canvas, camera, style, person.z, person.instance)
     x, z, h = person.x, person.z, person.height
     k = h / 1.75  # body proportions scale with height
     painter.round_shadow(x, z, 0.35, 0.3, 0.55)
     shirt, trousers = pick(rng, CLOTHES_PALETTE, 0.08), pick(rng, CLOTHES_PALETTE, 0.06)
-    if camera.fy * h / z < _DETAIL_PIXELS:
-        body = _upright(x - 0.17 * k, x + 0.17 * k, 0.0, 0.85 * h, z)
+    if camera.fy * h / z < DETAIL_PIXELS:
+        body = upright(x - 0.17 * k, x + 0.17 * k, 0.0, 0.85 * h, z)
         painter.fill(painter.polygon(body), shirt, 1.0, 0.6)
         painter.fill(painter.ellipse((x, 0.915 * h, z), 0.095 * k, 0.12 * k), shirt * 0.5)
         return
@@ -315,7 +205,7 @@ def _pedestrian(
 
 
 def _column(
-    painter: _Painter,
+    painter: Painter,
     x: float,
     z: float,
     width: float,
@@ -344,7 +234,7 @@ def _column(
 def _sign(
     canvas: Canvas, camera: Camera, pole: Pole, style: Style, rng: np.random.Generator
 ) -> None:
-    painter = _Painter(canvas, camera, style, pole.z, TRAFFIC_SIGN)
+    painter = Painter(canvas, camera, style, pole.z, TRAFFIC_SIGN)
     x, y, z, r = pole.x, pole.sign_height, pole.z - 0.05, pole.sign_size / 2
     red, white, blue = np.array([0.75, 0.08, 0.08]), np.full(3, 0.92), np.array([0.1, 0.25, 0.65])
     light = 0.5 * (style.lit + style.shade)
@@ -376,9 +266,9 @@ def _sign(
 def _traffic_light(
     canvas: Canvas, camera: Camera, pole: Pole, style: Style, rng: np.random.Generator
 ) -> None:
-    painter = _Painter(canvas, camera, style, pole.z, TRAFFIC_LIGHT)
+    painter = Painter(canvas, camera, style, pole.z, TRAFFIC_LIGHT)
     x, y, z = pole.x, pole.light_height, pole.z - 0.1
-    housing = _upright(x - 0.17, x + 0.17, y, y + 0.9, z)
+    housing = upright(x - 0.17, x + 0.17, y, y + 0.9, z)
     painter.fill(painter.polygon(housing), grey(rng, 0.06, 0.18), 1.1, 0.9)
     on = int(rng.integers(3))
     lamps = (np.array([0.95, 0.1, 0.05]), np.array([1.0, 0.7, 0.05]), np.array([0.1, 0.9, 0.4]))
@@ -392,14 +282,14 @@ def _traffic_light(
 def _pole(
     canvas: Canvas, camera: Camera, pole: Pole, style: Style, rng: np.random.Generator
 ) -> None:
-    painter = _Painter(canvas, camera, style, pole.z, POLE)
+    painter = Painter(canvas, camera, style, pole.z, POLE)
     colour = grey(rng, 0.3, 0.65) if rng.random() < 0.8 else jitter(rng, (0.15, 0.3, 0.2), 0.05)
     x, z, h = pole.x, pole.z, pole.height
     _column(painter, x, z, pole.width, 2 / 3, h, colour)
     if pole.arm:
         end = x + pole.arm
-        painter.fill(painter.polygon(_upright(min(x, end), max(x, end), h - 0.12, h, z)), colour)
-        lamp = _upright(end - 0.3, end + 0.3, h - 0.2, h - 0.05, z)
+        painter.fill(painter.polygon(upright(min(x, end), max(x, end), h - 0.12, h, z)), colour)
+        lamp = upright(end - 0.3, end + 0.3, h - 0.2, h - 0.05, z)
         painter.fill(painter.polygon(lamp), colour * 0.6)
     if pole.sign is not None:
         _sign(canvas, camera, pole, style, rng)
@@ -410,7 +300,7 @@ def _pole(
 def _tree(
     canvas: Canvas, camera: Camera, tree: Tree, style: Style, rng: np.random.Generator
 ) -> None:
-    painter = _Painter(canvas, camera, style, tree.z, VEGETATION)
+    painter = Painter(canvas, camera, style, tree.z, VEGETATION)
     x, z = tree.x, tree.z
     painter.round_shadow(x, z, 1.6, 1.2, 0.75)
     bark = jitter(rng, (0.3, 0.25, 0.2), 0.05)
