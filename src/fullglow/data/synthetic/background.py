@@ -23,6 +23,7 @@ from fullglow.data.synthetic.layout import (
     SIDEWALK,
     SKY,
     TERRAIN,
+    TRACK_GAUGE,
     VEGETATION,
     WALL,
     Row,
@@ -152,6 +153,10 @@ def _ground(
     lane = (xr - street.lane_centres[0]) / street.lane_width + 0.5  # lane i spans [i, i + 1)
     from_centre = np.abs(_fract(lane) - 0.5) * street.lane_width
     road[np.abs(from_centre - 0.75) < 0.3] *= 0.9  # tyre tracks
+    for track in street.tracks:  # grooved tram rails, flush with the asphalt
+        from_rail = np.abs(xr - track) - TRACK_GAUGE / 2
+        road[np.abs(from_rail) < 0.035] = style.kerb * 0.8
+        road[(from_rail > -0.08) & (from_rail < -0.035)] = style.road * 0.4
     paint = _markings(style, street, xr, lane, zr)
     road[paint] = style.marking * (0.85 + 0.1 * _grain(rng, int(paint.sum())))
     colour[part] = road

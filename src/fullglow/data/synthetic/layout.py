@@ -7,11 +7,13 @@ one layout (one label map) can be rendered as many different photos.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from typing import NamedTuple
 
 import numpy as np
 
 from fullglow.data.labels import LABEL_BY_NAME
+from fullglow.data.synthetic.camera import Camera
 
 ROAD = LABEL_BY_NAME["road"].id
 SIDEWALK = LABEL_BY_NAME["sidewalk"].id
@@ -25,11 +27,48 @@ VEGETATION = LABEL_BY_NAME["vegetation"].id
 TERRAIN = LABEL_BY_NAME["terrain"].id
 SKY = LABEL_BY_NAME["sky"].id
 PERSON = LABEL_BY_NAME["person"].id
+RIDER = LABEL_BY_NAME["rider"].id
 CAR = LABEL_BY_NAME["car"].id
 TRUCK = LABEL_BY_NAME["truck"].id
 BUS = LABEL_BY_NAME["bus"].id
+TRAIN = LABEL_BY_NAME["train"].id
+MOTORCYCLE = LABEL_BY_NAME["motorcycle"].id
+BICYCLE = LABEL_BY_NAME["bicycle"].id
 
 SIGN_SHAPES = ("circle", "triangle", "square", "octagon", "diamond")
+
+TRACK_GAUGE = 1.435  # metres between the rails of a tram track
+
+
+class Extent(NamedTuple):
+    """An axis-aligned box `[x0, x1] x [y0, y1] x [z0, z1]` (metres) that holds a thing or a
+    part of it: what the layout knows of shapes, to keep things apart and find what hides what."""
+
+    x0: float
+    x1: float
+    y0: float
+    y1: float
+    z0: float
+    z1: float
+
+    def meets(self, other: Extent, margin: float) -> bool:
+        """Whether the two boxes, seen from above, come closer than `margin` metres."""
+        return (
+            self.x0 < other.x1 + margin
+            and other.x0 < self.x1 + margin
+            and self.z0 < other.z1 + margin
+            and other.z0 < self.z1 + margin
+        )
+
+    def on_screen(self, camera: Camera) -> tuple[float, float, float, float]:
+        """`(u0, u1, v0, v1)`: the pixel box of the box's projection (requires `z0 > 0`)."""
+        us = [camera.cx + camera.fx * x / z for x in (self.x0, self.x1) for z in (self.z0, self.z1)]
+        vs = [
+            camera.horizon + camera.fy * (camera.eye - y) / z
+            for y in (self.y0, self.y1)
+            for z in (self.z0, self.z1)
+        ]
+        return min(us), max(us), min(vs), max(vs)
 
 
 @dataclass(frozen=True)
@@ -75,6 +114,7 @@ class Street:
     left: Row
     right: Row
     end: Row
+    tracks: tuple[float, ...] = ()  # X of the centre lines of tram tracks in the road
 
 
 @dataclass(frozen=True)
@@ -88,6 +128,13 @@ class Vehicle:
     length: float
     oncoming: bool
 
+    def footprint(self) -> Extent:
+        half = self.width / 2
+        return Extent(self.x - half, self.x + half, 0.0, self.height, self.z, self.z + self.length)
+
+    def extents(self) -> tuple[Extent, ...]:
+        return (self.footprint(),)
+
 
 @dataclass(frozen=True)
 class Pedestrian:
@@ -97,6 +144,14 @@ class Pedestrian:
     height: float
     stride: float  # metres between the feet, signed
     swing: float  # arm swing in metres
+
+    def footprint(self) -> Extent:
+        # arms, feet and the swing of both, with room to spare
+        half = 0.45 * self.height / 1.75 + abs(self.swing) + abs(self.stride) / 2
+        return Extent(self.x - half, self.x + half, 0.0, self.height, self.z - 0.3, self.z + 0.3)
+
+    def extents(self) -> tuple[Extent, ...]:
+        return (self.footprint(),)
 
 
 @dataclass(frozen=True)
@@ -111,6 +166,17 @@ class Pole:
     sign_size: float
     light_height: float  # 0 for no traffic light
 
+    def footprint(self) -> Extent:
+        half = max(self.width / 2, self.sign_size / 2 if self.sign else 0.0, 0.17)
+        return Extent(self.x - half, self.x + half, 0.0, self.height, self.z - 0.15, self.z + 0.05)
+
+    def extents(self) -> tuple[Extent, ...]:
+        if not self.arm:
+            return (self.footprint(),)
+        x0, x1 = sorted((self.x, self.x + self.arm))
+        arm = Extent(x0 - 0.3, x1 + 0.3, self.height - 0.2, self.height, self.z, self.z)
+        return self.footprint(), arm
+
 
 @dataclass(frozen=True)
 class Tree:
@@ -121,8 +187,91 @@ class Tree:
     lobes: tuple[tuple[float, float, float, float], ...]  # (dx, y, rx, ry) of crown ellipses
     seed: int  # for the ragged crown outline
 
+    def footprint(self) -> Extent:
+        half = self.trunk_width / 2
+        return Extent(self.x - half, self.x + half, 0.0, self.trunk_height + 0.5, self.z, self.z)
 
-Thing = Vehicle | Pedestrian | Pole | Tree
+    def extents(self) -> tuple[Extent, ...]:
+        dx, y, rx, ry = np.array(self.lobes).T
+        crown = Extent(
+            self.x + float((dx - rx).min()),
+            self.x + float((dx + rx).max()),
+            float((y - ry).min()),
+            float((y + ry).max()),
+            self.z,
+            self.z,
+        )
+        return self.footprint(), crown
+
+
+@dataclass(frozen=True)
+class Rider:
+    """The person on a bicycle or motorcycle (Cityscapes' `rider`, its own instance)."""
+
+    instance: int
+    height: float
+    crank: float  # angle of the bicycle's cranks, radians: where the feet are
+    helmet: bool
+
+
+TWO_WHEELER_SIZES = {BICYCLE: (1.75, 0.6), MOTORCYCLE: (2.15, 0.8)}  # length, width (metres)
+
+
+@dataclass(frozen=True)
+class TwoWheeler:
+    """A bicycle or motorcycle, ridden (along the street) or parked (along or across it)."""
+
+    label: int  # BICYCLE or MOTORCYCLE
+    instance: int
+    x: float  # the centre of its footprint
+    z: float  # the nearest Z of its footprint, its drawing depth (as a vehicle's)
+    forward: tuple[float, float]  # the unit (dX, dZ) it points along: (0, ±1) or (±1, 0)
+    rider: Rider | None
+
+    def centre_z(self) -> float:
+        return self.z + self.footprint_size()[1] / 2
+
+    def footprint_size(self) -> tuple[float, float]:
+        """Its extent along X and along Z."""
+        length, width = TWO_WHEELER_SIZES[self.label]
+        return (width, length) if self.forward[0] == 0 else (length, width)
+
+    def footprint(self) -> Extent:
+        across, along = self.footprint_size()
+        top = 2.05 if self.rider is not None else 1.3
+        return Extent(self.x - across / 2, self.x + across / 2, 0.0, top, self.z, self.z + along)
+
+    def extents(self) -> tuple[Extent, ...]:
+        return (self.footprint(),)
+
+
+@dataclass(frozen=True)
+class TrainCar:
+    """One car of a train, the box `[x0, x1] x [0, height] x [z, z1]`; the cars of a train share
+    its instance id. A tram runs along the street on tracks in a lane, a railway train across the
+    street's far end."""
+
+    instance: int
+    x0: float
+    x1: float
+    z: float  # the near end: the drawing depth
+    z1: float
+    height: float
+    crosswise: bool  # a railway car (along X) rather than a tram car (along Z)
+    cab: bool  # its end towards the camera is a driver's cab
+    oncoming: bool  # a tram whose cab faces the camera (headlights rather than tail lights)
+    pantograph: bool  # the current collector on its roof
+    joint: bool  # a bellows joins its near end to the next car
+
+    def footprint(self) -> Extent:
+        return Extent(self.x0, self.x1, 0.0, self.height, self.z - 0.5 * self.joint, self.z1)
+
+    def extents(self) -> tuple[Extent, ...]:
+        top = self.height + 1.2 * self.pantograph
+        return (self.footprint()._replace(y1=top),)
+
+
+Thing = Vehicle | Pedestrian | Pole | Tree | TwoWheeler | TrainCar
 
 
 @dataclass(frozen=True)
@@ -340,8 +489,164 @@ def _trees(rng: np.random.Generator, street: Street) -> list[Tree]:
     return trees
 
 
-def sample_layout(rng: np.random.Generator) -> Layout:
-    """A random street: its cross-section, facades and the things standing in it."""
+def _tram(
+    rng: np.random.Generator, street: Street, ids: _Instances
+) -> tuple[tuple[float, ...], list[TrainCar]]:
+    """Tram tracks along one lane in some streets, and on them, in some of those, a tram of two to
+    four cars joined by bellows, going the lane's way. Returns the tracks' X and the cars."""
+    if rng.random() >= 0.14:
+        return (), []
+    lane = int(rng.integers(len(street.lane_centres)))
+    x = street.lane_centres[lane]
+    if rng.random() >= 0.6:
+        return (x,), []
+    half, height = rng.uniform(1.15, 1.32), rng.uniform(3.2, 3.6)
+    instance = ids.next(TRAIN)
+    count = int(rng.integers(2, 5))
+    pantograph = int(rng.integers(count))
+    z, cars = rng.uniform(7.0, 40.0), []
+    for k in range(count):
+        length = rng.uniform(7.0, 10.0)
+        oncoming = lane < street.oncoming_lanes
+        cars.append(
+            TrainCar(
+                instance,
+                x - half,
+                x + half,
+                z,
+                z + length,
+                height,
+                crosswise=False,
+                cab=k == 0,
+                oncoming=oncoming,
+                pantograph=k == pantograph,
+                joint=k > 0,
+            )
+        )
+        z += length + 0.5
+    return (x,), cars
+
+
+def _outside_in(car: TrainCar) -> float:
+    """Drawing order of the cars of a train at one depth: a car whose inner end lies farther to
+    the side comes first, so that nearer-to-the-axis cars cover its end face."""
+    return 0.0 if car.x0 < 0.0 < car.x1 else -min(abs(car.x0), abs(car.x1))
+
+
+def _railway(rng: np.random.Generator, street: Street, ids: _Instances) -> list[TrainCar]:
+    """In some streets a train crosses the far end, coming out from behind one row of facades;
+    its head is in the street or behind the other row. Cars are listed outside in, the order in
+    which they must be drawn (they stand at one depth)."""
+    if rng.random() >= 0.1:
+        return []
+    left, right = street.left.offset, street.right.offset
+    z = street.end.offset - rng.uniform(4.5, 6.5)
+    height = rng.uniform(3.8, 4.3)
+    head = right if rng.random() < 0.5 else left + rng.uniform(0.35, 0.9) * (right - left)
+    mirrored = rng.random() < 0.5  # the head points left: flip the street
+    instance = ids.next(TRAIN)
+    cars, end = [], head
+    while end > left:
+        start = max(end - rng.uniform(18.0, 25.0), left)
+        x0, x1 = (left + right - end, left + right - start) if mirrored else (start, end)
+        cab = end == head and head < right
+        cars.append(
+            TrainCar(
+                instance,
+                x0,
+                x1,
+                z,
+                z + 3.0,
+                height,
+                crosswise=True,
+                cab=cab,
+                oncoming=False,
+                pantograph=False,
+                joint=False,
+            )
+        )
+        end = start - 1.0
+    return sorted(cars, key=_outside_in)
+
+
+def _rider(rng: np.random.Generator, ids: _Instances, label: int) -> Rider:
+    helmet = label == MOTORCYCLE or rng.random() < 0.4
+    return Rider(ids.next(RIDER), rng.uniform(1.6, 1.95), rng.uniform(0.0, 2 * np.pi), helmet)
+
+
+def _two_wheelers(
+    rng: np.random.Generator, street: Street, ids: _Instances, taken: list[Extent]
+) -> list[TwoWheeler]:
+    """Ridden bicycles and motorcycles in the lanes (cyclists keep to their right), bicycles
+    parked across the sidewalk at racks, and motorcycles parked at the kerb. A candidate whose
+    footprint meets a taken one is left out."""
+    candidates = []  # label, x, centre z, forward, ridden
+    for lane, centre in enumerate(street.lane_centres):
+        ahead = -1.0 if lane < street.oncoming_lanes else 1.0
+        for _ in range(rng.poisson(0.5)):
+            label = BICYCLE if rng.random() < 0.6 else MOTORCYCLE
+            keep = 0.28 if label == BICYCLE else 0.0
+            x = centre + ahead * street.lane_width * (keep + rng.uniform(-0.12, 0.12))
+            candidates.append((label, x, rng.uniform(6.0, 45.0), (0.0, ahead), True))
+    for side, kerb in ((-1.0, street.road[0]), (1.0, street.road[1])):
+        if rng.random() < 0.35:  # a rack of bicycles across the sidewalk
+            length = TWO_WHEELER_SIZES[BICYCLE][0]
+            x = kerb + side * (length / 2 + rng.uniform(0.3, 0.6))
+            z = rng.uniform(4.0, 35.0)
+            for _ in range(int(rng.integers(2, 6))):
+                forward = (side if rng.random() < 0.5 else -side, 0.0)
+                candidates.append((BICYCLE, x, z, forward, False))
+                z += rng.uniform(0.65, 0.9)
+        if rng.random() < 0.25:  # motorcycles parked at the kerb, along it or backed onto it
+            for z in _positions(rng, 4.0, 40.0, (3.0, 12.0))[: int(rng.integers(1, 4))]:
+                if rng.random() < 0.5:
+                    x = kerb - side * rng.uniform(0.5, 0.8)
+                    forward = (0.0, 1.0 if rng.random() < 0.5 else -1.0)
+                else:
+                    x = kerb - side * (TWO_WHEELER_SIZES[MOTORCYCLE][0] / 2 + rng.uniform(0.1, 0.3))
+                    forward = (-side, 0.0)
+                candidates.append((MOTORCYCLE, x, z, forward, False))
+    kept = []
+    for label, x, z, forward, ridden in candidates:
+        length, width = TWO_WHEELER_SIZES[label]
+        near = z - (length if forward[0] == 0 else width) / 2
+        probe = TwoWheeler(label, 0, x, near, forward, None).footprint()
+        if any(probe.meets(other, 0.3) for other in taken):
+            continue
+        rider = _rider(rng, ids, label) if ridden else None
+        kept.append(TwoWheeler(label, ids.next(label), x, near, forward, rider))
+        taken.append(probe)
+    return kept
+
+
+def _unhidden(things: list[Thing], camera: Camera) -> list[Thing]:
+    """`things` (in drawing order) less the ridden two-wheelers that the frame cuts or that a
+    thing drawn after them could cover, so that every rider shows beside what it rides."""
+    kept: list[Thing] = []
+    covers: list[tuple[float, float, float, float]] = []  # pixel boxes of the things kept so far
+    margin = 2.0  # pixels: rods may be drawn thicker than their extents
+    for thing in reversed(things):
+        boxes = [extent.on_screen(camera) for extent in thing.extents()]
+        if isinstance(thing, TwoWheeler) and thing.rider is not None:
+            u0, u1, v0, v1 = boxes[0]
+            framed = u0 >= margin and v0 >= margin
+            framed &= u1 <= camera.width - margin and v1 <= camera.height - margin
+            if not framed or any(
+                u0 < b[1] + margin
+                and b[0] < u1 + margin
+                and v0 < b[3] + margin
+                and b[2] < v1 + margin
+                for b in covers
+            ):
+                continue
+        kept.append(thing)
+        covers.extend(boxes)
+    return kept[::-1]
+
+
+def sample_layout(rng: np.random.Generator, camera: Camera) -> Layout:
+    """A random street: its cross-section, facades and the things standing in it, seen by
+    `camera` (which decides where riders can be seen)."""
     street = _street(rng)
     ids = _Instances()
     things: list[Thing] = [
@@ -350,5 +655,17 @@ def sample_layout(rng: np.random.Generator) -> Layout:
         *_poles(rng, street),
         *_trees(rng, street),
     ]
-    things = [t for t in things if 2.5 < t.z < street.end.offset - 13.0]
-    return Layout(street, tuple(sorted(things, key=lambda t: -t.z)))
+    # the things below come last from the stream, so that those above keep their places
+    tracks, tram = _tram(rng, street, ids)
+    street = replace(street, tracks=tracks)
+    things = [
+        t
+        for t in things
+        if not isinstance(t, Vehicle | Pedestrian)
+        or not any(t.footprint().meets(car.footprint(), 0.5) for car in tram)
+    ]
+    things = [t for t in (*things, *tram) if 2.5 < t.z < street.end.offset - 13.0]
+    things += _two_wheelers(rng, street, ids, [t.footprint() for t in things])
+    things += _railway(rng, street, ids)
+    ordered = sorted(things, key=lambda t: -t.z)
+    return Layout(street, tuple(_unhidden(ordered, camera)))

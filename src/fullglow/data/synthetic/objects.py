@@ -1,6 +1,7 @@
 """Things standing in the street, drawn far to near: vehicles, people, poles with signs and
-traffic lights, trees. Shapes are projected boxes and planar polygons; each part is painted on the
-photo and the instance layer at once, with shading from the scene's light."""
+traffic lights, trees, and (from their own modules) bicycles, motorcycles and their riders, and
+trains. Shapes are projected boxes and planar polygons; each part is painted on the photo and the
+instance layer at once, with shading from the scene's light."""
 
 from __future__ import annotations
 
@@ -22,7 +23,9 @@ from fullglow.data.synthetic.layout import (
     Pedestrian,
     Pole,
     Thing,
+    TrainCar,
     Tree,
+    TwoWheeler,
     Vehicle,
 )
 from fullglow.data.synthetic.painter import (
@@ -45,6 +48,8 @@ from fullglow.data.synthetic.style import (
     jitter,
     pick,
 )
+from fullglow.data.synthetic.trains import Livery, draw_train_car, sample_livery
+from fullglow.data.synthetic.two_wheelers import draw_two_wheeler
 
 
 def _wheels(
@@ -340,6 +345,7 @@ _DRAW: dict[type, Callable[[Canvas, Camera, Thing, Style, np.random.Generator], 
     Pedestrian: _pedestrian,
     Pole: _pole,
     Tree: _tree,
+    TwoWheeler: draw_two_wheeler,
 }
 
 
@@ -347,5 +353,11 @@ def draw_things(
     canvas: Canvas, camera: Camera, layout: Layout, style: Style, rng: np.random.Generator
 ) -> None:
     """Draw every thing of `layout`, far to near, so nearer things cover farther ones."""
+    liveries: dict[int, Livery] = {}  # by instance: the cars of a train share their colours
     for thing in layout.things:
-        _DRAW[type(thing)](canvas, camera, thing, style, rng)
+        if isinstance(thing, TrainCar):
+            if thing.instance not in liveries:
+                liveries[thing.instance] = sample_livery(rng, style, thing.crosswise)
+            draw_train_car(canvas, camera, thing, style, liveries[thing.instance])
+        else:
+            _DRAW[type(thing)](canvas, camera, thing, style, rng)

@@ -68,7 +68,7 @@ def render_frame(
     """
     layout_rng = np.random.default_rng(layout_seed)
     camera = sample_camera(layout_rng, size)
-    layout = sample_layout(layout_rng)
+    layout = sample_layout(layout_rng, camera)
     style_rng = np.random.default_rng(style_seed)
     style = sample_style(style_rng)
     canvas = Canvas(*size)
