@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 import pytest
@@ -10,13 +11,24 @@ from PIL import Image
 
 from fullglow.cli import main
 from fullglow.data import CityscapesDataset, synthesize_dataset
-from fullglow.data.labels import LABEL_BY_NAME, THING_IDS, check_label_ids, label_ids_to_train_ids
+from fullglow.data.labels import (
+    LABEL_BY_NAME,
+    NUM_CLASSES,
+    THING_IDS,
+    check_label_ids,
+    label_ids_to_train_ids,
+)
+from fullglow.data.synthetic import SyntheticFrame, render_frame
 from fullglow.data.synthetic import dataset as dataset_module
-from fullglow.data.synthetic import render_frame
+from fullglow.data.synthetic.camera import Camera, sample_camera
 from fullglow.data.synthetic.dataset import frame_seeds
+from fullglow.data.synthetic.layout import Layout, TrainCar, TwoWheeler, sample_layout
 from fullglow.errors import UserInputError
 
 SIZE = (64, 128)
+RIDER, BICYCLE, MOTORCYCLE, TRAIN = (
+    LABEL_BY_NAME[name].id for name in ("rider", "bicycle", "motorcycle", "train")
+)
 
 
 def _frame(split: str, index: int):
@@ -56,6 +68,129 @@ def test_scenes_hold_the_street_classes():
         assert (ids == LABEL_BY_NAME["road"].id).mean() > 0.15
     assert counts["road"] == counts["sky"] == 8
     assert min(counts.values()) >= 3, counts
+
+
+class _Scene(NamedTuple):
+    frame: SyntheticFrame
+    layout: Layout
+    camera: Camera
+
+
+@pytest.fixture(scope="module")
+def scenes() -> list[_Scene]:
+    """40 frames at `SIZE` with the layouts they were drawn from (the layout's stream starts with
+    the camera, as in `render_frame`)."""
+    result = []
+    for index in range(40):
+        layout_seed, style_seed = frame_seeds(0, "train", index)
+        rng = np.random.default_rng(layout_seed)
+        camera = sample_camera(rng, SIZE)
+        layout = sample_layout(rng, camera)
+        result.append(_Scene(render_frame(SIZE, layout_seed, style_seed), layout, camera))
+    return result
+
+
+def test_every_train_class_appears(scenes):
+    """All 19 evaluated classes occur; riders, two-wheelers and trains in some frames, trains in
+    a minority of them."""
+    frames_with = np.zeros(256, dtype=int)
+    for scene in scenes:
+        frames_with += (
+            np.bincount(label_ids_to_train_ids(scene.frame.label_ids).ravel(), minlength=256) > 0
+        )
+    assert (frames_with[:NUM_CLASSES] > 0).all(), frames_with[:NUM_CLASSES]
+    for name in ("rider", "motorcycle", "bicycle", "train"):
+        assert frames_with[LABEL_BY_NAME[name].train_id] >= 3, name
+    assert frames_with[LABEL_BY_NAME["train"].train_id] < len(scenes) / 3  # a minority
+
+
+def _grow(mask: np.ndarray) -> np.ndarray:
+    """`mask` and its 8 neighbours of every pixel."""
+    padded = np.pad(mask, 1)
+    height, width = mask.shape
+    return np.any(
+        [padded[i : i + height, j : j + width] for i in range(3) for j in range(3)], axis=0
+    )
+
+
+def _reached(region: np.ndarray, seeds: np.ndarray) -> np.ndarray:
+    """The pixels of `region` joined (through 8-neighbours inside `region`) to a pixel next to
+    `seeds`."""
+    reached = region & _grow(seeds)
+    while True:
+        grown = region & _grow(reached)
+        if (grown == reached).all():
+            return reached
+        reached = grown
+
+
+def test_reached_follows_connectivity():
+    region = np.zeros((5, 7), bool)
+    region[1, 1:3] = region[2, 3] = True  # a diagonal step stays connected
+    region[1, 5:7] = True  # a separate island
+    seeds = np.zeros_like(region)
+    seeds[0, 0] = True
+    np.testing.assert_array_equal(_reached(region, seeds), region & (np.arange(7) < 5))
+
+
+def test_riders_touch_what_they_ride(scenes):
+    """Every pixel of a rider is joined, through its own pixels, to its own bicycle's or
+    motorcycle's."""
+    riders = 0
+    for scene in scenes:
+        instances = scene.frame.instance_ids
+        for thing in scene.layout.things:
+            if not isinstance(thing, TwoWheeler) or thing.rider is None:
+                continue
+            rider = instances == thing.rider.instance
+            riders += int(rider.any())
+            reached = _reached(rider, instances == thing.instance)
+            np.testing.assert_array_equal(reached, rider)
+    assert riders >= 5
+
+
+def _owners(thing: object) -> list[tuple[int, int]]:
+    """`(instance id, label id)` of the riders, two-wheelers and trains a layout thing draws."""
+    if isinstance(thing, TwoWheeler):
+        rider = [] if thing.rider is None else [(thing.rider.instance, RIDER)]
+        return [(thing.instance, thing.label), *rider]
+    if isinstance(thing, TrainCar):
+        return [(thing.instance, TRAIN)]
+    return []
+
+
+def test_new_instances_follow_cityscapes_per_object(scenes):
+    """Riders, two-wheelers and trains carry `label * 1000 + k` with k different for every object
+    (the cars of a train share theirs), and each id's pixels lie where its object projects."""
+    margin = 2.0  # pixels: thin rods are drawn at least a pixel thick
+    racks = 0
+    for scene in scenes:
+        boxes: dict[int, list[tuple[float, float, float, float]]] = {}
+        objects: list[int] = []
+        for thing in scene.layout.things:
+            for instance, label in _owners(thing):
+                assert instance // 1000 == label
+                if instance not in boxes:
+                    objects.append(instance)
+                boxes.setdefault(instance, []).extend(
+                    extent.on_screen(scene.camera) for extent in thing.extents()
+                )
+        trains = {t.instance for t in scene.layout.things if isinstance(t, TrainCar)}
+        two_wheelers = [t for t in scene.layout.things if isinstance(t, TwoWheeler)]
+        assert len(objects) == len(two_wheelers) + len(trains) + sum(
+            t.rider is not None for t in two_wheelers
+        )  # no two objects share an id
+        ids = scene.frame.instance_ids.astype(np.int64)
+        shown = np.unique(ids[np.isin(scene.frame.label_ids, [RIDER, BICYCLE, MOTORCYCLE, TRAIN])])
+        assert set(shown.tolist()) <= set(boxes), "pixels of a new class that no object drew"
+        for instance in shown.tolist():
+            rows, cols = np.nonzero(ids == instance)
+            u0, _, v0, _ = np.min(boxes[instance], axis=0) - margin
+            _, u1, _, v1 = np.max(boxes[instance], axis=0) + margin
+            assert u0 <= cols.min() + 0.5 and cols.max() + 0.5 <= u1, instance
+            assert v0 <= rows.min() + 0.5 and rows.max() + 0.5 <= v1, instance
+        racks += (shown // 1000 == BICYCLE).sum() >= 2
+    assert racks >= 1  # several bicycles side by side, each its own instance
 
 
 def test_one_label_map_admits_many_photos():
