@@ -22,7 +22,8 @@ from fullglow.data.synthetic import SyntheticFrame, render_frame
 from fullglow.data.synthetic import dataset as dataset_module
 from fullglow.data.synthetic.camera import Camera, sample_camera
 from fullglow.data.synthetic.dataset import frame_seeds
-from fullglow.data.synthetic.layout import Layout, TrainCar, TwoWheeler, sample_layout
+from fullglow.data.synthetic.layout import Layout, sample_layout
+from fullglow.data.synthetic.things import TrainCar, TwoWheeler
 from fullglow.errors import UserInputError
 
 SIZE = (64, 128)

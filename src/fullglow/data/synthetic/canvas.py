@@ -21,6 +21,25 @@ class Region(NamedTuple):
     v: np.ndarray
     u: np.ndarray
 
+    def without(self, other: Region | None) -> Region:
+        """These pixels less those of `other` (a region of the same canvas): a tyre is a disc
+        less its spokes."""
+        if other is None:
+            return self
+        mask = self.mask.copy()
+        rows = slice(max(other.rows.start, self.rows.start), min(other.rows.stop, self.rows.stop))
+        cols = slice(max(other.cols.start, self.cols.start), min(other.cols.stop, self.cols.stop))
+        if rows.start < rows.stop and cols.start < cols.stop:
+            theirs = other.mask[
+                rows.start - other.rows.start : rows.stop - other.rows.start,
+                cols.start - other.cols.start : cols.stop - other.cols.start,
+            ]
+            mask[
+                rows.start - self.rows.start : rows.stop - self.rows.start,
+                cols.start - self.cols.start : cols.stop - self.cols.start,
+            ] &= ~theirs
+        return self._replace(mask=mask)
+
 
 class Canvas:
     """The photo `(H, W, 3)` float32 (0..1) and instance ids `(H, W)` int32 of one frame, painted
@@ -43,19 +62,13 @@ class Canvas:
         mask = np.ones((r1 - r0, c1 - c0), bool)
         return Region(slice(r0, r1), slice(c0, c1), mask, self._v[r0:r1], self._u[:, c0:c1])
 
-    def polygon(
-        self, points: list[tuple[float, float]], hole: list[tuple[float, float]] | None = None
-    ) -> Region | None:
-        """The pixels whose centres lie inside the convex polygon with vertices `(u, v)` and
-        outside the convex polygon `hole` (a tyre is a disc with a hole)."""
+    def polygon(self, points: list[tuple[float, float]]) -> Region | None:
+        """The pixels whose centres lie inside the convex polygon with vertices `(u, v)`."""
         us, vs = [p[0] for p in points], [p[1] for p in points]
         box = self.box(min(us), max(us), min(vs), max(vs))
         if box is None:
             return None
-        mask = _inside(box, points)
-        if hole is not None:
-            mask &= ~_inside(box, hole)
-        return box._replace(mask=mask)
+        return box._replace(mask=_inside(box, points))
 
     def ellipse(self, cu: float, cv: float, ru: float, rv: float) -> Region | None:
         """The pixels whose centres lie inside the axis-aligned ellipse."""

@@ -14,6 +14,26 @@ import numpy as np
 
 from fullglow.data.labels import LABEL_BY_NAME
 from fullglow.data.synthetic.camera import Camera
+from fullglow.data.synthetic.things import (
+    BICYCLE,
+    BUS,
+    CAR,
+    MOTORCYCLE,
+    PERSON,
+    RIDER,
+    TRAIN,
+    TRUCK,
+    TWO_WHEELER_SIZES,
+    Extent,
+    Pedestrian,
+    Pole,
+    Rider,
+    Thing,
+    TrainCar,
+    Tree,
+    TwoWheeler,
+    Vehicle,
+)
 
 ROAD = LABEL_BY_NAME["road"].id
 SIDEWALK = LABEL_BY_NAME["sidewalk"].id
@@ -26,49 +46,10 @@ TRAFFIC_SIGN = LABEL_BY_NAME["traffic sign"].id
 VEGETATION = LABEL_BY_NAME["vegetation"].id
 TERRAIN = LABEL_BY_NAME["terrain"].id
 SKY = LABEL_BY_NAME["sky"].id
-PERSON = LABEL_BY_NAME["person"].id
-RIDER = LABEL_BY_NAME["rider"].id
-CAR = LABEL_BY_NAME["car"].id
-TRUCK = LABEL_BY_NAME["truck"].id
-BUS = LABEL_BY_NAME["bus"].id
-TRAIN = LABEL_BY_NAME["train"].id
-MOTORCYCLE = LABEL_BY_NAME["motorcycle"].id
-BICYCLE = LABEL_BY_NAME["bicycle"].id
 
 SIGN_SHAPES = ("circle", "triangle", "square", "octagon", "diamond")
 
 TRACK_GAUGE = 1.435  # metres between the rails of a tram track
-
-
-class Extent(NamedTuple):
-    """An axis-aligned box `[x0, x1] x [y0, y1] x [z0, z1]` (metres) that holds a thing or a
-    part of it: what the layout knows of shapes, to keep things apart and find what hides what."""
-
-    x0: float
-    x1: float
-    y0: float
-    y1: float
-    z0: float
-    z1: float
-
-    def meets(self, other: Extent, margin: float) -> bool:
-        """Whether the two boxes, seen from above, come closer than `margin` metres."""
-        return (
-            self.x0 < other.x1 + margin
-            and other.x0 < self.x1 + margin
-            and self.z0 < other.z1 + margin
-            and other.z0 < self.z1 + margin
-        )
-
-    def on_screen(self, camera: Camera) -> tuple[float, float, float, float]:
-        """`(u0, u1, v0, v1)`: the pixel box of the box's projection (requires `z0 > 0`)."""
-        us = [camera.cx + camera.fx * x / z for x in (self.x0, self.x1) for z in (self.z0, self.z1)]
-        vs = [
-            camera.horizon + camera.fy * (camera.eye - y) / z
-            for y in (self.y0, self.y1)
-            for z in (self.z0, self.z1)
-        ]
-        return min(us), max(us), min(vs), max(vs)
 
 
 @dataclass(frozen=True)
@@ -115,163 +96,6 @@ class Street:
     right: Row
     end: Row
     tracks: tuple[float, ...] = ()  # X of the centre lines of tram tracks in the road
-
-
-@dataclass(frozen=True)
-class Vehicle:
-    label: int  # CAR, TRUCK or BUS
-    instance: int
-    x: float
-    z: float
-    width: float
-    height: float
-    length: float
-    oncoming: bool
-
-    def footprint(self) -> Extent:
-        half = self.width / 2
-        return Extent(self.x - half, self.x + half, 0.0, self.height, self.z, self.z + self.length)
-
-    def extents(self) -> tuple[Extent, ...]:
-        return (self.footprint(),)
-
-
-@dataclass(frozen=True)
-class Pedestrian:
-    instance: int
-    x: float
-    z: float
-    height: float
-    stride: float  # metres between the feet, signed
-    swing: float  # arm swing in metres
-
-    def footprint(self) -> Extent:
-        # arms, feet and the swing of both, with room to spare
-        half = 0.45 * self.height / 1.75 + abs(self.swing) + abs(self.stride) / 2
-        return Extent(self.x - half, self.x + half, 0.0, self.height, self.z - 0.3, self.z + 0.3)
-
-    def extents(self) -> tuple[Extent, ...]:
-        return (self.footprint(),)
-
-
-@dataclass(frozen=True)
-class Pole:
-    x: float
-    z: float
-    height: float
-    width: float
-    arm: float  # length of a lamp arm towards the road (signed metres), 0 for none
-    sign: str | None
-    sign_height: float
-    sign_size: float
-    light_height: float  # 0 for no traffic light
-
-    def footprint(self) -> Extent:
-        half = max(self.width / 2, self.sign_size / 2 if self.sign else 0.0, 0.17)
-        return Extent(self.x - half, self.x + half, 0.0, self.height, self.z - 0.15, self.z + 0.05)
-
-    def extents(self) -> tuple[Extent, ...]:
-        if not self.arm:
-            return (self.footprint(),)
-        x0, x1 = sorted((self.x, self.x + self.arm))
-        arm = Extent(x0 - 0.3, x1 + 0.3, self.height - 0.2, self.height, self.z, self.z)
-        return self.footprint(), arm
-
-
-@dataclass(frozen=True)
-class Tree:
-    x: float
-    z: float
-    trunk_height: float
-    trunk_width: float
-    lobes: tuple[tuple[float, float, float, float], ...]  # (dx, y, rx, ry) of crown ellipses
-    seed: int  # for the ragged crown outline
-
-    def footprint(self) -> Extent:
-        half = self.trunk_width / 2
-        return Extent(self.x - half, self.x + half, 0.0, self.trunk_height + 0.5, self.z, self.z)
-
-    def extents(self) -> tuple[Extent, ...]:
-        dx, y, rx, ry = np.array(self.lobes).T
-        crown = Extent(
-            self.x + float((dx - rx).min()),
-            self.x + float((dx + rx).max()),
-            float((y - ry).min()),
-            float((y + ry).max()),
-            self.z,
-            self.z,
-        )
-        return self.footprint(), crown
-
-
-@dataclass(frozen=True)
-class Rider:
-    """The person on a bicycle or motorcycle (Cityscapes' `rider`, its own instance)."""
-
-    instance: int
-    height: float
-    crank: float  # angle of the bicycle's cranks, radians: where the feet are
-    helmet: bool
-
-
-TWO_WHEELER_SIZES = {BICYCLE: (1.75, 0.6), MOTORCYCLE: (2.15, 0.8)}  # length, width (metres)
-
-
-@dataclass(frozen=True)
-class TwoWheeler:
-    """A bicycle or motorcycle, ridden (along the street) or parked (along or across it)."""
-
-    label: int  # BICYCLE or MOTORCYCLE
-    instance: int
-    x: float  # the centre of its footprint
-    z: float  # the nearest Z of its footprint, its drawing depth (as a vehicle's)
-    forward: tuple[float, float]  # the unit (dX, dZ) it points along: (0, ±1) or (±1, 0)
-    rider: Rider | None
-
-    def centre_z(self) -> float:
-        return self.z + self.footprint_size()[1] / 2
-
-    def footprint_size(self) -> tuple[float, float]:
-        """Its extent along X and along Z."""
-        length, width = TWO_WHEELER_SIZES[self.label]
-        return (width, length) if self.forward[0] == 0 else (length, width)
-
-    def footprint(self) -> Extent:
-        across, along = self.footprint_size()
-        top = 2.05 if self.rider is not None else 1.3
-        return Extent(self.x - across / 2, self.x + across / 2, 0.0, top, self.z, self.z + along)
-
-    def extents(self) -> tuple[Extent, ...]:
-        return (self.footprint(),)
-
-
-@dataclass(frozen=True)
-class TrainCar:
-    """One car of a train, the box `[x0, x1] x [0, height] x [z, z1]`; the cars of a train share
-    its instance id. A tram runs along the street on tracks in a lane, a railway train across the
-    street's far end."""
-
-    instance: int
-    x0: float
-    x1: float
-    z: float  # the near end: the drawing depth
-    z1: float
-    height: float
-    crosswise: bool  # a railway car (along X) rather than a tram car (along Z)
-    cab: bool  # its end towards the camera is a driver's cab
-    oncoming: bool  # a tram whose cab faces the camera (headlights rather than tail lights)
-    pantograph: bool  # the current collector on its roof
-    joint: bool  # a bellows joins its near end to the next car
-
-    def footprint(self) -> Extent:
-        return Extent(self.x0, self.x1, 0.0, self.height, self.z - 0.5 * self.joint, self.z1)
-
-    def extents(self) -> tuple[Extent, ...]:
-        top = self.height + 1.2 * self.pantograph
-        return (self.footprint()._replace(y1=top),)
-
-
-Thing = Vehicle | Pedestrian | Pole | Tree | TwoWheeler | TrainCar
 
 
 @dataclass(frozen=True)
@@ -574,48 +398,66 @@ def _rider(rng: np.random.Generator, ids: _Instances, label: int) -> Rider:
     return Rider(ids.next(RIDER), rng.uniform(1.6, 1.95), rng.uniform(0.0, 2 * np.pi), helmet)
 
 
+class _Placing(NamedTuple):
+    """A two-wheeler the layout would place; those of one `group` (a rack) may stand close."""
+
+    label: int
+    x: float
+    z: float  # the centre of its footprint
+    forward: tuple[float, float]
+    ridden: bool
+    group: int
+
+
 def _two_wheelers(
     rng: np.random.Generator, street: Street, ids: _Instances, taken: list[Extent]
 ) -> list[TwoWheeler]:
     """Ridden bicycles and motorcycles in the lanes (cyclists keep to their right), bicycles
-    parked across the sidewalk at racks, and motorcycles parked at the kerb. A candidate whose
-    footprint meets a taken one is left out."""
-    candidates = []  # label, x, centre z, forward, ridden
+    parked across the sidewalk at racks, and motorcycles parked at the kerb. One whose footprint
+    meets a taken one (but for those of its own rack) is left out."""
+    placings: list[_Placing] = []
     for lane, centre in enumerate(street.lane_centres):
         ahead = -1.0 if lane < street.oncoming_lanes else 1.0
         for _ in range(rng.poisson(0.5)):
-            label = BICYCLE if rng.random() < 0.6 else MOTORCYCLE
+            label = BICYCLE if rng.random() < 0.65 else MOTORCYCLE
             keep = 0.28 if label == BICYCLE else 0.0
             x = centre + ahead * street.lane_width * (keep + rng.uniform(-0.12, 0.12))
-            candidates.append((label, x, rng.uniform(6.0, 45.0), (0.0, ahead), True))
+            z = rng.uniform(6.0, 45.0)
+            placings.append(_Placing(label, x, z, (0.0, ahead), True, len(placings)))
     for side, kerb in ((-1.0, street.road[0]), (1.0, street.road[1])):
         if rng.random() < 0.35:  # a rack of bicycles across the sidewalk
             length = TWO_WHEELER_SIZES[BICYCLE][0]
             x = kerb + side * (length / 2 + rng.uniform(0.3, 0.6))
-            z = rng.uniform(4.0, 35.0)
+            z, rack = rng.uniform(4.0, 35.0), len(placings)
             for _ in range(int(rng.integers(2, 6))):
                 forward = (side if rng.random() < 0.5 else -side, 0.0)
-                candidates.append((BICYCLE, x, z, forward, False))
+                placings.append(_Placing(BICYCLE, x, z, forward, False, rack))
                 z += rng.uniform(0.65, 0.9)
-        if rng.random() < 0.25:  # motorcycles parked at the kerb, along it or backed onto it
-            for z in _positions(rng, 4.0, 40.0, (3.0, 12.0))[: int(rng.integers(1, 4))]:
+        if rng.random() < 0.15:  # motorcycles parked at the kerb, along it or backed onto it
+            for z in _positions(rng, 4.0, 40.0, (3.0, 12.0))[: int(rng.integers(1, 3))]:
                 if rng.random() < 0.5:
                     x = kerb - side * rng.uniform(0.5, 0.8)
                     forward = (0.0, 1.0 if rng.random() < 0.5 else -1.0)
                 else:
                     x = kerb - side * (TWO_WHEELER_SIZES[MOTORCYCLE][0] / 2 + rng.uniform(0.1, 0.3))
                     forward = (-side, 0.0)
-                candidates.append((MOTORCYCLE, x, z, forward, False))
-    kept = []
-    for label, x, z, forward, ridden in candidates:
-        length, width = TWO_WHEELER_SIZES[label]
-        near = z - (length if forward[0] == 0 else width) / 2
-        probe = TwoWheeler(label, 0, x, near, forward, None).footprint()
-        if any(probe.meets(other, 0.3) for other in taken):
+                placings.append(_Placing(MOTORCYCLE, x, z, forward, False, len(placings)))
+    kept, groups = [], [-1] * len(taken)
+    for placing in placings:
+        length, width = TWO_WHEELER_SIZES[placing.label]
+        near = placing.z - (length if placing.forward[0] == 0 else width) / 2
+        footprint = TwoWheeler(placing.label, 0, placing.x, near, placing.forward, None).footprint()
+        if any(
+            footprint.meets(other, 0.3)
+            for other, group in zip(taken, groups, strict=True)
+            if group != placing.group
+        ):
             continue
-        rider = _rider(rng, ids, label) if ridden else None
-        kept.append(TwoWheeler(label, ids.next(label), x, near, forward, rider))
-        taken.append(probe)
+        rider = _rider(rng, ids, placing.label) if placing.ridden else None
+        instance = ids.next(placing.label)
+        kept.append(TwoWheeler(placing.label, instance, placing.x, near, placing.forward, rider))
+        taken.append(footprint)
+        groups.append(placing.group)
     return kept
 
 

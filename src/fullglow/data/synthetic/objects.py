@@ -11,23 +11,7 @@ import numpy as np
 
 from fullglow.data.synthetic.camera import Camera
 from fullglow.data.synthetic.canvas import Canvas, grain, smooth_noise
-from fullglow.data.synthetic.layout import (
-    BUS,
-    CAR,
-    POLE,
-    TRAFFIC_LIGHT,
-    TRAFFIC_SIGN,
-    TRUCK,
-    VEGETATION,
-    Layout,
-    Pedestrian,
-    Pole,
-    Thing,
-    TrainCar,
-    Tree,
-    TwoWheeler,
-    Vehicle,
-)
+from fullglow.data.synthetic.layout import POLE, TRAFFIC_LIGHT, TRAFFIC_SIGN, VEGETATION, Layout
 from fullglow.data.synthetic.painter import (
     DETAIL_PIXELS,
     Box,
@@ -47,6 +31,18 @@ from fullglow.data.synthetic.style import (
     grey,
     jitter,
     pick,
+)
+from fullglow.data.synthetic.things import (
+    BUS,
+    CAR,
+    TRUCK,
+    Pedestrian,
+    Pole,
+    Thing,
+    TrainCar,
+    Tree,
+    TwoWheeler,
+    Vehicle,
 )
 from fullglow.data.synthetic.trains import Livery, draw_train_car, sample_livery
 from fullglow.data.synthetic.two_wheelers import draw_two_wheeler

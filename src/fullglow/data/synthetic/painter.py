@@ -31,11 +31,9 @@ class Painter:
     def tone(self, colour: np.ndarray) -> np.ndarray:
         return colour * (1.0 - self.fog) + self.style.haze * self.fog
 
-    def polygon(self, points: list[Point], hole: list[Point] | None = None) -> Region | None:
-        """The pixels of a planar convex polygon (world points), less the polygon `hole`."""
-        point = self.camera.point
-        inner = None if hole is None else [point(*p) for p in hole]
-        return self.canvas.polygon([point(*p) for p in points], inner)
+    def polygon(self, points: list[Point]) -> Region | None:
+        """The pixels of a planar convex polygon given by its world points."""
+        return self.canvas.polygon([self.camera.point(*p) for p in points])
 
     def rod(self, a: Point, b: Point, width: float) -> Region | None:
         """A rod of diameter `width` metres from `a` to `b`, drawn as a screen-space quad at least

@@ -14,7 +14,6 @@ import numpy as np
 
 from fullglow.data.synthetic.camera import Camera
 from fullglow.data.synthetic.canvas import Canvas, Region
-from fullglow.data.synthetic.layout import TrainCar
 from fullglow.data.synthetic.painter import (
     DETAIL_PIXELS,
     Box,
@@ -25,6 +24,7 @@ from fullglow.data.synthetic.painter import (
     patch,
 )
 from fullglow.data.synthetic.style import Style, jitter
+from fullglow.data.synthetic.things import TrainCar
 
 _TRAM_LIVERIES = (  # body, accent
     ((0.92, 0.92, 0.9), (0.75, 0.1, 0.1)),

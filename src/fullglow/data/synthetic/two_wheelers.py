@@ -13,14 +13,15 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from typing import NamedTuple
 
 import numpy as np
 
 from fullglow.data.synthetic.camera import Camera
 from fullglow.data.synthetic.canvas import Canvas, Region
-from fullglow.data.synthetic.layout import BICYCLE, MOTORCYCLE, Rider, TwoWheeler
 from fullglow.data.synthetic.painter import DETAIL_PIXELS, Box, Painter, Point, circle, draw_box
 from fullglow.data.synthetic.style import SKIN_PALETTE, Style, grey, pick
+from fullglow.data.synthetic.things import BICYCLE, MOTORCYCLE, Rider, TwoWheeler
 
 _BICYCLE_PALETTE = (
     (0.08, 0.08, 0.09),
@@ -133,16 +134,16 @@ def _wheel(
     forward = frame.forward
     depth = frame(axle, 0.0, 0.0)[2]
     style = painter.style
-    if spoked:
-        spokes = painter.polygon(circle(centre, forward, 0.86 * radius))
-        tyre = painter.polygon(
-            circle(centre, forward, radius), circle(centre, forward, 0.86 * radius)
-        )
+    sides = 12 if painter.camera.fy * radius / depth > 6.0 else 8  # fewer when a few pixels
+    wheel = painter.polygon(circle(centre, forward, radius, sides))
+    if wheel is not None and spoked:
+        spokes = painter.polygon(circle(centre, forward, 0.86 * radius, sides))
+        tyre = wheel.without(spokes)
         spoke_colour = painter.tone(np.full(3, 0.55) * style.lit)
         parts.add(depth, lambda: painter.canvas.tint(spokes, spoke_colour, 0.3, painter.instance))
         parts.add(depth, _paint(painter, tyre, _TYRE))
-    else:
-        parts.add(depth, _paint(painter, painter.polygon(circle(centre, forward, radius)), _TYRE))
+    elif wheel is not None:
+        parts.add(depth, _paint(painter, wheel, _TYRE))
         disc = painter.polygon(circle(centre, forward, 0.6 * radius, sides=8))
         parts.add(depth, _paint(painter, disc, _CHROME * style.shade))
     if forward[0] == 0.0:  # along the street: the tread faces the camera
@@ -169,21 +170,19 @@ def _bicycle(
         _wheel(parts, painter, frame, axle, radius, 0.045, spoked=True)
     rear, front = frame(-0.52, 0.0, radius), frame(0.53, 0.0, radius)
     bracket, seat = frame(-0.06, 0.0, 0.28), frame(-0.24, 0.0, 0.86)
-    head_top, head_bottom = frame(0.38, 0.0, 0.98), frame(0.42, 0.0, 0.75)
-    for a, b in ((rear, bracket), (rear, seat), (bracket, seat), (seat, head_top)):
+    head_top, head_bottom = frame(0.37, 0.0, 1.02), frame(0.42, 0.0, 0.75)
+    for a, b in ((rear, bracket), (rear, seat), (seat, head_top)):
         _rod(parts, painter, a, b, 0.035, paint)
+    _rod(parts, painter, bracket, frame(-0.27, 0.0, 0.95), 0.035, paint)  # seat tube and post
     _rod(parts, painter, bracket, head_bottom, 0.045, paint)
     _rod(parts, painter, head_top, front, 0.04, paint)
-    _rod(parts, painter, seat, frame(-0.27, 0.0, 0.95), 0.03, _CHROME * light)
     _rod(parts, painter, frame(-0.37, 0.0, 0.96), frame(-0.17, 0.0, 0.96), 0.09, dark)  # saddle
-    bar = (frame(0.34, -0.29, 1.03), frame(0.34, 0.29, 1.03))
-    _rod(parts, painter, head_top, frame(0.34, 0.0, 1.03), 0.035, _CHROME * light)
+    bar = (frame(0.35, -0.29, 1.03), frame(0.35, 0.29, 1.03))
     _rod(parts, painter, *bar, 0.03, dark)
     pedals = []
-    for side, angle in ((-1.0, crank), (1.0, crank + math.pi)):
+    for side, angle in ((-1.0, crank), (1.0, crank + math.pi)):  # crank and pedal as one rod
         f, y = -0.06 + 0.17 * math.cos(angle), 0.28 + 0.17 * math.sin(angle)
-        _rod(parts, painter, frame(-0.06, side * 0.05, 0.28), frame(f, side * 0.1, y), 0.03, dark)
-        _rod(parts, painter, frame(f, side * 0.08, y), frame(f, side * 0.17, y), 0.05, dark)
+        _rod(parts, painter, frame(-0.06, side * 0.04, 0.28), frame(f, side * 0.17, y), 0.04, dark)
         pedals.append(frame(f, side * 0.13, y))
     return (pedals[0], pedals[1]), bar
 
@@ -243,18 +242,14 @@ def _motorcycle(
     return pegs, bar
 
 
-class _Pose:
-    """Where a rider's body meets the vehicle: hips on the seat, feet, hands, and the torso's lean
-    forward from the vertical (radians)."""
+class _Pose(NamedTuple):
+    """Where a rider's body meets the vehicle: the hips `(f, y)` on the seat, the torso's lean
+    forward from the vertical (radians), the feet and the hands (left, right; world points)."""
 
-    def __init__(
-        self,
-        hip: tuple[float, float],
-        lean: float,
-        feet: tuple[Point, Point],
-        grips: tuple[Point, Point],
-    ) -> None:
-        self.hip, self.lean, self.feet, self.grips = hip, lean, feet, grips
+    hip: tuple[float, float]
+    lean: float
+    feet: tuple[Point, Point]
+    grips: tuple[Point, Point]
 
 
 def _knee(hip: Point, foot: Point, frame: _Frame, limb: float) -> Point:
@@ -326,28 +321,25 @@ def _rider(
     parts.add(head[2], _layers(painter, regions))
 
 
-def _far(
-    painter: Painter,
-    rider_painter: Painter | None,
-    frame: _Frame,
-    vehicle: TwoWheeler,
-    rng: np.random.Generator,
-) -> None:
-    """A two-wheeler a few pixels high: one rod, and the rider one rod on top of it when the
-    vehicle is tall enough on screen to show under it."""
-    camera, z = painter.camera, frame.z
-    paint = pick(rng, _BICYCLE_PALETTE if vehicle.label == BICYCLE else _MOTORCYCLE_PALETTE, 0.05)
+def _far(painter: Painter, frame: _Frame, vehicle: TwoWheeler, rng: np.random.Generator) -> None:
+    """A two-wheeler a few pixels high: one rod, and its rider one rod on top of it when the
+    vehicle is tall enough on screen (1.5 pixels) to show under it."""
+    camera, z, rider = painter.camera, frame.z, vehicle.rider
+    bicycle = vehicle.label == BICYCLE
+    paint = pick(rng, _BICYCLE_PALETTE if bicycle else _MOTORCYCLE_PALETTE, 0.05)
     if vehicle.forward[0] == 0.0:  # seen from behind or ahead
         width = 0.45 if vehicle.label == BICYCLE else 0.6
         bike = painter.rod(frame(0.0, 0.0, 0.05), frame(0.0, 0.0, 0.85), width)
     else:  # side on
-        bike = painter.rod(frame(-0.6, 0.0, 0.45), frame(0.6, 0.0, 0.45), 0.8)
+        bike = painter.rod(frame(-0.45, 0.0, 0.45), frame(0.45, 0.0, 0.45), 0.8)
     painter.fill(bike, paint * 0.5 * painter.style.lit)
-    if rider_painter is None or camera.fy * 0.9 / z < 1.5:
+    if rider is None or camera.fy * 0.9 / z < 1.5:
         return
-    k = vehicle.rider.height / 1.75
+    k = rider.height / 1.75
+    rider_painter = Painter(painter.canvas, camera, painter.style, vehicle.z, rider.instance)
     body = rider_painter.rod(frame(0.0, 0.0, 0.95), frame(0.0, 0.0, 0.95 + 0.75 * k), 0.4 * k)
-    rider_painter.fill(body, pick(rng, _CYCLING_CLOTHES, 0.06) * painter.style.shade)
+    jacket = pick(rng, _CYCLING_CLOTHES if bicycle else _LEATHERS, 0.06)
+    rider_painter.fill(body, jacket * painter.style.shade)
 
 
 def draw_two_wheeler(
@@ -357,14 +349,11 @@ def draw_two_wheeler(
     frame = _Frame(vehicle.x, vehicle.centre_z(), vehicle.forward)
     painter = Painter(canvas, camera, style, vehicle.z, vehicle.instance)
     rider = vehicle.rider
-    rider_painter = (
-        None if rider is None else Painter(canvas, camera, style, vehicle.z, rider.instance)
-    )
     across, along = vehicle.footprint_size()
     painter.round_shadow(vehicle.x, frame.z, 0.6 * across, 0.6 * along, 0.6)
     top = 1.9 if rider is not None else 1.1
     if camera.fy * top / vehicle.z < DETAIL_PIXELS:
-        _far(painter, rider_painter, frame, vehicle, rng)
+        _far(painter, frame, vehicle, rng)
         return
     parts = _Parts()
     motorcyclist = vehicle.label == MOTORCYCLE
@@ -374,6 +363,7 @@ def draw_two_wheeler(
     else:
         feet, grips = _bicycle(parts, painter, frame, rider.crank if rider else 0.0, rng)
         pose = _Pose((-0.27, 0.98), 0.4, feet, grips)
-    if rider is not None and rider_painter is not None:
+    if rider is not None:
+        rider_painter = Painter(canvas, camera, style, vehicle.z, rider.instance)
         _rider(parts, rider_painter, frame, rider, pose, motorcyclist, rng)
     parts.paint()
