@@ -306,6 +306,11 @@ def evaluate_run(
     segmenter = prepare_segmenter(segmenter_path, run.image_size, device)
     report = evaluate_model(run, dataset, segmenter, settings)
     rows = min(settings.figure_rows, len(dataset), settings.batch_size)
+    if rows < settings.figure_rows:
+        log.warning(
+            "the samples figure shows %d rows, not %d: it shows the first batch (batch size %d) "
+            "of a split of %d labels", rows, settings.figure_rows, settings.batch_size, len(dataset),
+        )  # fmt: skip
     figure = None
     if rows:
         figure = temperatures_figure(
