@@ -30,7 +30,7 @@ from fullglow.evaluation.evaluate import (
     score_saved_samples,
     segmentation_scores,
 )
-from fullglow.evaluation.figures import GAP, FigureColumn, compose_figure
+from fullglow.evaluation.figures import GAP, FigureColumn, compose_figure, model_column
 from fullglow.evaluation.images import cityscapes_photo_path, to_uint8
 from fullglow.evaluation.likelihood import conditional_bpd
 from fullglow.evaluation.metrics import NUM_CLASSES
@@ -525,3 +525,17 @@ def test_compose_figure_lays_columns_out_under_their_titles() -> None:
     assert dark_rows[1].max() > dark_rows[0].max()
     with pytest.raises(ValueError, match="same number of rows"):
         compose_figure([FigureColumn("a", red), FigureColumn("b", blue[:1])])
+
+
+def test_model_columns_are_titled_with_the_model_and_temperature(
+    model: nn.Module, val: CityscapesDataset, tmp_path: Path
+) -> None:
+    run = LoadedRun(model, tmp_path, "model", weights_fingerprint(model))
+    column = model_column(run, val, rows=2, temperature=0.7, batch_size=4, seed=0)
+    assert column.title == "Full-Glow, T = 0.7" and column.images.shape == (2, 3, *SIZE)
+    # Two runs of one model are told apart by the label Table 1 gives them.
+    assert model_column(run, val, 2, 0.7, 4, 0, label="Full-Glow (b)").title == (
+        "Full-Glow (b), T = 0.7"
+    )
+    with pytest.raises(UserInputError, match="batch size of at least 3"):
+        model_column(run, val, rows=3, temperature=0.7, batch_size=2, seed=0)

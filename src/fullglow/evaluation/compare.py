@@ -34,7 +34,7 @@ from fullglow.evaluation.figures import FigureColumn, compose_figure, model_colu
 from fullglow.evaluation.report import EvaluationReport, TemperatureResult
 from fullglow.evaluation.runs import LoadedRun, load_run
 from fullglow.evaluation.sampling import open_split
-from fullglow.evaluation.tables import table1
+from fullglow.evaluation.tables import model_rows, table1
 
 log = logging.getLogger(__name__)
 
@@ -136,6 +136,31 @@ def _report_for(
     return report
 
 
+def _figure(
+    run_dirs: Sequence[str | Path],
+    labels: Sequence[str],
+    data: Path,
+    split: str,
+    checkpoint: str,
+    device: torch.device | str,
+    settings: EvaluationSettings,
+    rows: int,
+    temperature: float,
+) -> np.ndarray:
+    """Figure 2 of the runs, each column titled with its Table 1 label (run folder when needed)."""
+    columns: list[FigureColumn] = []
+    for run_dir, label in zip(run_dirs, labels, strict=True):
+        run = load_run(run_dir, checkpoint, device)
+        dataset = open_split(data, split, run.image_size)
+        if not columns:
+            columns = real_columns(dataset, rows)
+        columns.append(
+            model_column(run, dataset, rows, temperature, settings.batch_size, settings.seed, label)
+        )
+        del run
+    return compose_figure(columns)
+
+
 def compare_runs(
     run_dirs: Sequence[str | Path],
     data: str | Path,
@@ -172,27 +197,18 @@ def compare_runs(
     data = Path(data)
     segmenters: dict[tuple[int, int], Segmenter] = {}
     reports = []
-    columns: list[FigureColumn] = []
     for run_dir in run_dirs:
         run = load_run(run_dir, checkpoint, device)
         if run.image_size not in segmenters:
             segmenters[run.image_size] = prepare_segmenter(segmenter_path, run.image_size, device)
         segmenter = segmenters[run.image_size]
         reports.append(_report_for(run, data, split, segmenter, settings, temperature))
-        if figure_rows:
-            dataset = open_split(data, split, run.image_size)
-            if not columns:
-                columns = real_columns(dataset, figure_rows)
-            columns.append(
-                model_column(
-                    run,
-                    dataset,
-                    figure_rows,
-                    figure_temperature,
-                    settings.batch_size,
-                    settings.seed,
-                )  # fmt: skip
-            )
         del run
-    figure = compose_figure(columns) if columns else None
+    figure = None
+    if figure_rows:
+        labels = [row.label for row in model_rows(reports, temperature)]
+        figure = _figure(
+            run_dirs, labels, data, split, checkpoint, device, settings, figure_rows,
+            figure_temperature,
+        )  # fmt: skip
     return Comparison(tuple(reports), temperature, figure)

@@ -179,16 +179,18 @@ def model_column(
     temperature: float,
     batch_size: int,
     seed: int,
+    label: str | None = None,
 ) -> FigureColumn:
     """A model's samples of the first `rows` labels, at `temperature` for a flow (the paper's
-    Figure 2 uses 0.7), titled with the paper's name of the model.
+    Figure 2 uses 0.7), titled `label` (default: the paper's name of the model) and the
+    temperature.
 
     Raises:
         UserInputError: see `check_rows`.
     """
     check_rows(dataset, rows, batch_size)
     samples = grid_samples(run.model, dataset, [temperature], rows, batch_size, seed)
-    title = display_name(run.name)
+    title = label or display_name(run.name)
     if run.model.has_likelihood:
         title = f"{title}, T = {temperature_cell(temperature)}"
     return FigureColumn(title, samples.at(temperature))
