@@ -118,7 +118,8 @@ def _grid(eval_dir: Path, metrics: DemoMetrics | None) -> str:
         return parts[0] + PENDING
     parts.append(
         '<p class="muted">Each row: a val label the models never trained on, its real photo, and '
-        "samples synthesized from the label alone.</p>"
+        "samples synthesized from the label alone. Black areas are where a sample's decoding "
+        "diverged (NaN or infinity; counted in the metrics' sweep table).</p>"
     )
     columns = metrics.grid_columns
     # Up to 7 columns at 160 px; more shrink to fit a 1180 px page.
