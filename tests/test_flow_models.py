@@ -56,6 +56,36 @@ def test_log_prob_is_latent_density_plus_jacobian_logdet(name: str):
 
 
 @pytest.mark.parametrize("name", CONDITIONAL_FLOWS)
+def test_additive_coupling_variant_keeps_the_flow_contract(name: str):
+    model = _model(name, coupling="additive", image_size=(8, 8))
+    kinds = {type(m).__name__ for m in model.modules() if type(m).__name__.endswith("Coupling")}
+    assert "AdditiveCoupling" in kinds and "AffineCoupling" not in kinds
+    x, cond = _batch(2, model)
+    assert torch.allclose(model.decode(model.encode(x, cond), cond), x, atol=1e-10, rtol=0)
+
+    def latents_of(v: Tensor) -> Tensor:
+        return torch.cat([z.flatten(1) for z in model.encode(v, cond[:1])], dim=1)
+
+    expected = standard_normal_log_prob(latents_of(x[:1])) + jacobian_logdet(latents_of, x[:1])
+    assert torch.allclose(model.log_prob(x[:1], cond[:1]), expected, atol=1e-7)
+
+    model.train()
+
+    def loss_and_grads(memory_saving: bool) -> tuple[Tensor, list[Tensor]]:
+        model.zero_grad()
+        model.memory_saving = memory_saving
+        loss = model.loss(x, cond)
+        loss.backward()
+        return loss.detach(), [p.grad.clone() for p in model.parameters()]
+
+    plain_loss, plain_grads = loss_and_grads(False)
+    saving_loss, saving_grads = loss_and_grads(True)
+    assert torch.allclose(plain_loss, saving_loss, atol=1e-12)
+    for plain, saving in zip(plain_grads, saving_grads, strict=True):
+        assert torch.allclose(plain, saving, atol=1e-9, rtol=1e-7)
+
+
+@pytest.mark.parametrize("name", CONDITIONAL_FLOWS)
 def test_per_sample_results_do_not_depend_on_the_batch(name: str):
     model = _model(name)
     x, cond = _batch(4, model)

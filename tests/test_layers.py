@@ -19,6 +19,7 @@ from fullglow.conditional import (
 )
 from fullglow.layers import (
     ActNorm,
+    AdditiveCoupling,
     AffineCoupling,
     FlowStep,
     GaussianSplit,
@@ -26,6 +27,7 @@ from fullglow.layers import (
     Squeeze,
     StepTrace,
     TopPrior,
+    make_coupling,
 )
 
 CN = ConditioningConfig(
@@ -63,11 +65,16 @@ def _cases() -> dict[str, Callable[[], Case]]:
         "coupling_features": lambda: Case(
             AffineCoupling(4, 8, feature_channels=2), (4, 3, 3), _cond(2, (3, 3))
         ),
+        "additive_coupling": lambda: Case(AdditiveCoupling(4, 8), (4, 3, 3)),
+        "additive_coupling_features": lambda: Case(
+            AdditiveCoupling(4, 8, feature_channels=2), (4, 3, 3), _cond(2, (3, 3))
+        ),
         "split": lambda: Case(GaussianSplit(4), (4, 3, 3)),
         "split_features": lambda: Case(GaussianSplit(4, 3), (4, 3, 3), _cond(3, (3, 3))),
         "top_prior": lambda: Case(TopPrior(4), (4, 3, 3)),
         "top_prior_features": lambda: Case(TopPrior(4, 2), (4, 3, 3), _cond(2, (3, 3))),
         "flow_step": lambda: Case(FlowStep(4, 8), (4, 3, 3)),
+        "flow_step_additive": lambda: Case(FlowStep(4, 8, coupling="additive"), (4, 3, 3)),
         "cond_actnorm": lambda: Case(
             ConditionalActNorm(4, 3, (3, 3), CN), (4, 3, 3), _cond(3, (3, 3))
         ),
@@ -208,6 +215,18 @@ def test_couplings_start_near_the_identity():
         assert torch.equal(y[:, :2], x[:, :2])
         assert torch.allclose(y[:, 2:], x[:, 2:] * scale, atol=1e-6)
         assert torch.allclose(logdet, 18 * torch.log(scale).expand(2), atol=1e-5)
+
+
+def test_additive_couplings_start_as_the_identity_and_preserve_volume():
+    x = torch.randn(2, 4, 3, 3)
+    for layer, extra in [
+        (AdditiveCoupling(4, 8), ()),
+        (ConditionalCoupling(4, 3, 8, CN, coupling="additive"), (torch.randn(2, 3, 3, 3),)),
+    ]:
+        y, logdet = layer(x, *extra)
+        assert torch.equal(y, x) and torch.equal(logdet, torch.zeros(2))
+    with pytest.raises(ValueError, match=r"coupling must be one of \('affine', 'additive'\)"):
+        make_coupling("spline", 4, 8)
 
 
 def test_conditioning_network_rejects_a_wrong_size():

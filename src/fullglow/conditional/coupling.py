@@ -1,4 +1,4 @@
-"""Conditional affine coupling (Full-Glow eqs. 7-10)."""
+"""Conditional coupling (Full-Glow eqs. 7-10; affine as in the paper, or additive)."""
 
 from __future__ import annotations
 
@@ -6,22 +6,27 @@ import torch
 from torch import Tensor, nn
 
 from fullglow.conditional.networks import ConditioningConfig, ConditioningConv
-from fullglow.layers.coupling import AffineCoupling, CouplingReversal
+from fullglow.layers.coupling import CouplingReversal, make_coupling
 
 
 class ConditionalCoupling(nn.Module):
-    """Affine coupling whose network reads `cat(x1, CN_c(cond))`.
+    """A coupling (`make_coupling(coupling, ...)`) whose network reads `cat(x1, CN_c(cond))`.
 
     `CN_c` is two padded 3x3 convolutions (paper: "two convolutional layers") mapping the
     condition to as many channels as `x`. Shapes: `x (B, C, H, W)`, `cond (B, C_cond, H, W)`.
     """
 
     def __init__(
-        self, channels: int, cond_channels: int, hidden_channels: int, config: ConditioningConfig
+        self,
+        channels: int,
+        cond_channels: int,
+        hidden_channels: int,
+        config: ConditioningConfig,
+        coupling: str = "affine",
     ) -> None:
         super().__init__()
         self.net = ConditioningConv(cond_channels, channels, config)
-        self.coupling = AffineCoupling(channels, hidden_channels, feature_channels=channels)
+        self.coupling = make_coupling(coupling, channels, hidden_channels, channels)
 
     def forward(self, x: Tensor, cond: Tensor) -> tuple[Tensor, Tensor]:
         return self.coupling(x, self.net(cond))

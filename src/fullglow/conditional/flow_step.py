@@ -35,12 +35,13 @@ class ConditionalFlowStep(nn.Module):
         hidden_channels: int,
         config: ConditioningConfig,
         side_channels: int = 0,
+        coupling: str = "affine",
     ) -> None:
         super().__init__()
         cn_in = cond_channels + side_channels
         self.actnorm = ConditionalActNorm(channels, cn_in, size, config)
         self.invconv = ConditionalInvConv1x1(channels, cn_in, size, config)
-        self.coupling = ConditionalCoupling(channels, cn_in, hidden_channels, config)
+        self.coupling = ConditionalCoupling(channels, cn_in, hidden_channels, config, coupling)
 
     def forward(
         self, x: Tensor, trace: StepTrace, side: Tensor | None = None

@@ -9,7 +9,13 @@ No layer knows its neighbours; containers sum log-dets and reverse the order for
 """
 
 from fullglow.layers.actnorm import ActNorm
-from fullglow.layers.coupling import AffineCoupling, CouplingNetwork
+from fullglow.layers.coupling import (
+    COUPLINGS,
+    AdditiveCoupling,
+    AffineCoupling,
+    CouplingNetwork,
+    make_coupling,
+)
 from fullglow.layers.flow_step import FlowStep, StepTrace
 from fullglow.layers.invconv import InvConv1x1
 from fullglow.layers.nets import ConvNet, ZeroConv2d, set_bf16, set_channels_last
@@ -19,6 +25,8 @@ from fullglow.layers.squeeze import Squeeze, squeeze, unsqueeze
 
 __all__ = [
     "ActNorm",
+    "COUPLINGS",
+    "AdditiveCoupling",
     "AffineCoupling",
     "ChainStep",
     "ConvNet",
@@ -30,6 +38,7 @@ __all__ = [
     "StepTrace",
     "TopPrior",
     "ZeroConv2d",
+    "make_coupling",
     "run_chain",
     "set_bf16",
     "set_channels_last",

@@ -1,4 +1,8 @@
-"""Affine coupling (RealNVP / Glow) with optional conditioning features."""
+"""Couplings (RealNVP / Glow) with optional conditioning features: affine (the paper's) and
+additive (Glow's other choice, NICE's coupling).
+
+`make_coupling(kind, ...)` builds either; `COUPLINGS` names the kinds a model config accepts.
+"""
 
 from __future__ import annotations
 
@@ -94,11 +98,81 @@ class AffineCoupling(nn.Module):
         return CouplingReversal(self.half, first, second.detach(), logit, shift)
 
 
+class AdditiveCoupling(nn.Module):
+    """Additive coupling: `(x1, x2) = split(x)`, `t = NN(cat(x1, features))`, `y2 = x2 + t`,
+    `logdet = 0`.
+
+    Volume-preserving, so its inverse `x2 = y2 - t` only subtracts: unlike the affine coupling,
+    whose inverse divides by `sigmoid(o1 + 2)`, it cannot blow up on latents unlike the training
+    data (content transfer, sampling at T = 1). Not the paper's choice (Full-Glow uses affine);
+    Glow offers both. Shapes: `(B, C, H, W) -> (B, C, H, W)`, `C` even.
+    """
+
+    def __init__(self, channels: int, hidden_channels: int, feature_channels: int = 0) -> None:
+        super().__init__()
+        if channels % 2:
+            raise ValueError(f"coupling needs an even number of channels, got {channels}")
+        self.half = channels // 2
+        self.feature_channels = feature_channels
+        self.net = CouplingNetwork(
+            self.half + feature_channels, channels - self.half, hidden_channels
+        )
+
+    def _shift(self, x1: Tensor, features: Tensor | None) -> Tensor:
+        if (features is None) != (self.feature_channels == 0):
+            raise ValueError(
+                f"coupling expects {self.feature_channels} feature channels, got "
+                f"{'none' if features is None else features.shape[1]}"
+            )
+        return self.net(x1 if features is None else torch.cat([x1, features], dim=1))
+
+    def forward(self, x: Tensor, features: Tensor | None = None) -> tuple[Tensor, Tensor]:
+        x1, x2 = x[:, : self.half], x[:, self.half :]
+        y2 = x2 + self._shift(x1, features)
+        return torch.cat([x1, y2], dim=1), x.new_zeros(x.shape[0])
+
+    def inverse(self, y: Tensor, features: Tensor | None = None) -> tuple[Tensor, Tensor]:
+        y1, y2 = y[:, : self.half], y[:, self.half :]
+        x2 = y2 - self._shift(y1, features)
+        return torch.cat([y1, x2], dim=1), y.new_zeros(y.shape[0])
+
+    def reverse(self, y: Tensor, features: Tensor | None = None) -> CouplingReversal:
+        """Rebuild the input from `y` for the memory-saving backward pass (see `AffineCoupling`)."""
+        first = y[:, : self.half].detach().requires_grad_(True)
+        with torch.enable_grad():
+            shift = self._shift(first, features)
+        with torch.no_grad():
+            second = y[:, self.half :] - shift
+        return CouplingReversal(self.half, first, second.detach(), None, shift)
+
+
+COUPLINGS = ("affine", "additive")
+"""The coupling kinds a model config accepts (`coupling=`); "affine" is the paper's."""
+
+
+def make_coupling(
+    kind: str, channels: int, hidden_channels: int, feature_channels: int = 0
+) -> AffineCoupling | AdditiveCoupling:
+    """An `AffineCoupling` ("affine") or an `AdditiveCoupling` ("additive").
+
+    Raises:
+        ValueError: another `kind`.
+    """
+    if kind == "affine":
+        return AffineCoupling(channels, hidden_channels, feature_channels)
+    if kind == "additive":
+        return AdditiveCoupling(channels, hidden_channels, feature_channels)
+    raise ValueError(f"coupling must be one of {COUPLINGS}, got {kind!r}")
+
+
 class CouplingReversal:
-    """An affine coupling rebuilt from its output: `input` is `x`; `gradients` backpropagates."""
+    """A coupling rebuilt from its output: `input` is `x`; `gradients` backpropagates.
+
+    `logit` is the affine coupling's scale logit, None for the additive coupling (scale 1).
+    """
 
     def __init__(
-        self, half: int, first: Tensor, second: Tensor, logit: Tensor, shift: Tensor
+        self, half: int, first: Tensor, second: Tensor, logit: Tensor | None, shift: Tensor
     ) -> None:
         self.half = half
         self.first = first
@@ -113,13 +187,17 @@ class CouplingReversal:
         """Gradients of the loss w.r.t. the input and to each tensor of `wrt` (parameters, conditions)."""
         second = self.second.requires_grad_(True)
         with torch.enable_grad():
-            y2 = (second + self.shift) * torch.sigmoid(self.logit)
-            logdet = F.logsigmoid(self.logit).flatten(1).sum(dim=1)
+            if self.logit is None:  # additive: y2 = x2 + t, log-det 0
+                outputs = (second + self.shift,)
+                grads = (grad_output[:, self.half :],)
+            else:
+                outputs = (
+                    (second + self.shift) * torch.sigmoid(self.logit),
+                    F.logsigmoid(self.logit).flatten(1).sum(dim=1),
+                )
+                grads = (grad_output[:, self.half :], grad_logdet)
             found = torch.autograd.grad(
-                (y2, logdet),
-                (self.first, second, *wrt),
-                (grad_output[:, self.half :], grad_logdet),
-                allow_unused=True,
+                outputs, (self.first, second, *wrt), grads, allow_unused=True
             )
         grad_first = grad_output[:, : self.half] + zeros_if_none(found[0], self.first)
         grad_input = torch.cat([grad_first, zeros_if_none(found[1], second)], dim=1)

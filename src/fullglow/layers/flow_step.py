@@ -1,4 +1,4 @@
-"""One Glow flow step: actnorm -> invertible 1x1 convolution -> affine coupling."""
+"""One Glow flow step: actnorm -> invertible 1x1 convolution -> coupling (affine, or additive)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import torch
 from torch import Tensor, nn
 
 from fullglow.layers.actnorm import ActNorm
-from fullglow.layers.coupling import AffineCoupling, CouplingReversal
+from fullglow.layers.coupling import CouplingReversal, make_coupling
 from fullglow.layers.invconv import InvConv1x1
 from fullglow.layers.reversible import recompute_gradients, trainable, zeros_if_none
 
@@ -29,11 +29,11 @@ class StepTrace:
 class FlowStep(nn.Module):
     """`y = coupling(invconv(actnorm(x)))`; log-dets add. Shapes: `(B, C, H, W)` both ways."""
 
-    def __init__(self, channels: int, hidden_channels: int) -> None:
+    def __init__(self, channels: int, hidden_channels: int, coupling: str = "affine") -> None:
         super().__init__()
         self.actnorm = ActNorm(channels)
         self.invconv = InvConv1x1(channels)
-        self.coupling = AffineCoupling(channels, hidden_channels)
+        self.coupling = make_coupling(coupling, channels, hidden_channels)
 
     def forward_traced(self, x: Tensor) -> tuple[Tensor, Tensor, StepTrace]:
         """Forward pass that also returns the intermediate outputs for a conditional twin."""

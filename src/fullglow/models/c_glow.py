@@ -114,6 +114,7 @@ class CGlowLevel(nn.Module):
                     config.hidden_channels,
                     config.conditioning,
                     config.side_channels,
+                    config.coupling,
                 )
             )
             for _ in range(n_flows)

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from fullglow.conditional.networks import ConditioningConfig
+from fullglow.layers.coupling import COUPLINGS
 
 
 def per_block(value: int | tuple[int, ...] | list[int], n_blocks: int) -> tuple[int, ...]:
@@ -36,11 +37,19 @@ def validate_flow_geometry(
         )
 
 
+def validate_coupling(coupling: str) -> None:
+    """Raise `ValueError` unless `coupling` is one of `fullglow.layers.coupling.COUPLINGS`."""
+    if coupling not in COUPLINGS:
+        raise ValueError(f"coupling must be one of {COUPLINGS}, got {coupling!r}")
+
+
 @dataclass(frozen=True)
 class GlowConfig:
     """Unconditional multi-scale Glow (Kingma & Dhariwal 2018).
 
-    `n_flows` is the number of flow steps per block (an int, or one int per block).
+    `n_flows` is the number of flow steps per block (an int, or one int per block); `coupling`:
+    "affine" (the default, the paper's) or "additive" (volume-preserving, see
+    `fullglow.layers.coupling.AdditiveCoupling`).
     """
 
     image_size: tuple[int, int] = (64, 64)
@@ -49,11 +58,13 @@ class GlowConfig:
     n_flows: tuple[int, ...] | int = 8
     hidden_channels: int = 512
     n_bits: int = 8
+    coupling: str = "affine"
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "image_size", tuple(int(s) for s in self.image_size))
         object.__setattr__(self, "n_flows", per_block(self.n_flows, self.n_blocks))
         validate_flow_geometry(self.image_size, self.n_blocks, self.n_flows)
+        validate_coupling(self.coupling)
 
 
 @dataclass(frozen=True)
@@ -64,7 +75,9 @@ class ConditionalFlowConfig:
     channels; `cond_channels`: the condition's (the colour label image: 3); `n_flows`: steps per
     block (an int, or one per block); `hidden_channels`: width of the coupling networks;
     `side_channels`: side information (an instance-boundary map: 1) concatenated to every
-    conditioning network's input; `n_bits`: bits per colour channel of the data.
+    conditioning network's input; `n_bits`: bits per colour channel of the data; `coupling`:
+    "affine" (the paper's) or "additive" (an inverse that cannot overflow; not the paper's), for
+    every flow step of the model, the source Glow's included.
     """
 
     image_size: tuple[int, int] = (256, 256)
@@ -75,11 +88,13 @@ class ConditionalFlowConfig:
     hidden_channels: int = 512
     side_channels: int = 0
     n_bits: int = 8
+    coupling: str = "affine"
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "image_size", tuple(int(s) for s in self.image_size))
         object.__setattr__(self, "n_flows", per_block(self.n_flows, self.n_blocks))
         validate_flow_geometry(self.image_size, self.n_blocks, self.n_flows)
+        validate_coupling(self.coupling)
 
     def source_config(self) -> GlowConfig:
         """The Glow over the condition image, as deep as the target (Full-Glow, Dual-Glow)."""
@@ -90,6 +105,7 @@ class ConditionalFlowConfig:
             n_flows=self.n_flows,
             hidden_channels=self.hidden_channels,
             n_bits=self.n_bits,
+            coupling=self.coupling,
         )
 
 

@@ -91,6 +91,7 @@ class TargetLevel(nn.Module):
                 config.hidden_channels,
                 config.conditioning,
                 config.side_channels,
+                config.coupling,
             )
             for _ in range(n_flows)
         )
