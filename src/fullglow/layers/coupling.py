@@ -41,32 +41,43 @@ class CouplingNetwork(ConvNet):
         return self.run(self.net, x)
 
 
-class AffineCoupling(nn.Module):
-    """Affine coupling: `(x1, x2) = split(x)`, `(o1, o2) = NN(cat(x1, features))`,
-    `s = sigmoid(o1 + 2)`, `y2 = (x2 + o2) * s`, `y = cat(x1, y2)`, `logdet = sum log s`.
+class _Coupling(nn.Module):
+    """What both couplings share: the split at `half` and the network over `cat(x1, features)`,
+    which outputs `out_channels`; `features` (optional, `(B, feature_channels, H, W)`) carry
+    conditioning information into it (Full-Glow's conditional coupling, C-Glow)."""
 
-    `features` (optional, `(B, feature_channels, H, W)`) carry conditioning information into the
-    network (Full-Glow's conditional coupling, C-Glow). The zero-initialised last layer makes
-    `s = sigmoid(2)` and `t = 0` at the start, close to the identity.
-    Shapes: `(B, C, H, W) -> (B, C, H, W)`, `C` even.
-    """
-
-    def __init__(self, channels: int, hidden_channels: int, feature_channels: int = 0) -> None:
+    def __init__(
+        self, channels: int, hidden_channels: int, feature_channels: int, out_channels: int
+    ) -> None:
         super().__init__()
         if channels % 2:
             raise ValueError(f"coupling needs an even number of channels, got {channels}")
         self.half = channels // 2
         self.feature_channels = feature_channels
-        self.net = CouplingNetwork(self.half + feature_channels, channels, hidden_channels)
+        self.net = CouplingNetwork(self.half + feature_channels, out_channels, hidden_channels)
 
-    def _scale_shift(self, x1: Tensor, features: Tensor | None) -> tuple[Tensor, Tensor]:
+    def _network(self, x1: Tensor, features: Tensor | None) -> Tensor:
         if (features is None) != (self.feature_channels == 0):
             raise ValueError(
                 f"coupling expects {self.feature_channels} feature channels, got "
                 f"{'none' if features is None else features.shape[1]}"
             )
-        h = x1 if features is None else torch.cat([x1, features], dim=1)
-        o1, o2 = self.net(h).chunk(2, dim=1)
+        return self.net(x1 if features is None else torch.cat([x1, features], dim=1))
+
+
+class AffineCoupling(_Coupling):
+    """Affine coupling: `(x1, x2) = split(x)`, `(o1, o2) = NN(cat(x1, features))`,
+    `s = sigmoid(o1 + 2)`, `y2 = (x2 + o2) * s`, `y = cat(x1, y2)`, `logdet = sum log s`.
+
+    The zero-initialised last layer makes `s = sigmoid(2)` and `t = 0` at the start, close to the
+    identity. Shapes: `(B, C, H, W) -> (B, C, H, W)`, `C` even.
+    """
+
+    def __init__(self, channels: int, hidden_channels: int, feature_channels: int = 0) -> None:
+        super().__init__(channels, hidden_channels, feature_channels, channels)
+
+    def _scale_shift(self, x1: Tensor, features: Tensor | None) -> tuple[Tensor, Tensor]:
+        o1, o2 = self._network(x1, features).chunk(2, dim=1)
         return o1 + 2.0, o2
 
     def forward(self, x: Tensor, features: Tensor | None = None) -> tuple[Tensor, Tensor]:
@@ -98,7 +109,7 @@ class AffineCoupling(nn.Module):
         return CouplingReversal(self.half, first, second.detach(), logit, shift)
 
 
-class AdditiveCoupling(nn.Module):
+class AdditiveCoupling(_Coupling):
     """Additive coupling: `(x1, x2) = split(x)`, `t = NN(cat(x1, features))`, `y2 = x2 + t`,
     `logdet = 0`.
 
@@ -109,38 +120,23 @@ class AdditiveCoupling(nn.Module):
     """
 
     def __init__(self, channels: int, hidden_channels: int, feature_channels: int = 0) -> None:
-        super().__init__()
-        if channels % 2:
-            raise ValueError(f"coupling needs an even number of channels, got {channels}")
-        self.half = channels // 2
-        self.feature_channels = feature_channels
-        self.net = CouplingNetwork(
-            self.half + feature_channels, channels - self.half, hidden_channels
-        )
-
-    def _shift(self, x1: Tensor, features: Tensor | None) -> Tensor:
-        if (features is None) != (self.feature_channels == 0):
-            raise ValueError(
-                f"coupling expects {self.feature_channels} feature channels, got "
-                f"{'none' if features is None else features.shape[1]}"
-            )
-        return self.net(x1 if features is None else torch.cat([x1, features], dim=1))
+        super().__init__(channels, hidden_channels, feature_channels, channels - channels // 2)
 
     def forward(self, x: Tensor, features: Tensor | None = None) -> tuple[Tensor, Tensor]:
         x1, x2 = x[:, : self.half], x[:, self.half :]
-        y2 = x2 + self._shift(x1, features)
+        y2 = x2 + self._network(x1, features)
         return torch.cat([x1, y2], dim=1), x.new_zeros(x.shape[0])
 
     def inverse(self, y: Tensor, features: Tensor | None = None) -> tuple[Tensor, Tensor]:
         y1, y2 = y[:, : self.half], y[:, self.half :]
-        x2 = y2 - self._shift(y1, features)
+        x2 = y2 - self._network(y1, features)
         return torch.cat([y1, x2], dim=1), y.new_zeros(y.shape[0])
 
     def reverse(self, y: Tensor, features: Tensor | None = None) -> CouplingReversal:
         """Rebuild the input from `y` for the memory-saving backward pass (see `AffineCoupling`)."""
         first = y[:, : self.half].detach().requires_grad_(True)
         with torch.enable_grad():
-            shift = self._shift(first, features)
+            shift = self._network(first, features)
         with torch.no_grad():
             second = y[:, self.half :] - shift
         return CouplingReversal(self.half, first, second.detach(), None, shift)
