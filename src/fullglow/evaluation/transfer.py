@@ -13,7 +13,8 @@ Under another label the inverse can diverge: every affine coupling's inverse div
 training data, so an out-of-distribution latent grows from step to step until it overflows. A
 briefly trained model does this for most label pairs (a 900-step demo-preset model: 55 of 56 pairs
 of val frames). Scaling the latents (`scale`, the sampling temperature's counterpart) keeps them
-nearer the typical set and makes most transfers finite (at 0.7: 47 of 56).
+nearer the typical set and makes most transfers finite (at 0.7: 47 of 56). A model built with
+`coupling="additive"` cannot overflow this way: its couplings' inverses only subtract.
 """
 
 from __future__ import annotations
