@@ -56,10 +56,17 @@ def test_log_prob_is_latent_density_plus_jacobian_logdet(name: str):
 
 
 @pytest.mark.parametrize("name", CONDITIONAL_FLOWS)
-def test_additive_coupling_variant_keeps_the_flow_contract(name: str):
-    model = _model(name, coupling="additive", image_size=(8, 8))
-    kinds = {type(m).__name__ for m in model.modules() if type(m).__name__.endswith("Coupling")}
-    assert "AdditiveCoupling" in kinds and "AffineCoupling" not in kinds
+@pytest.mark.parametrize(
+    "variant,layer",
+    [({"coupling": "additive"}, "AdditiveCoupling"), ({"scale_floor": 0.05}, "AffineCoupling")],
+)
+def test_coupling_variants_keep_the_flow_contract(name: str, variant: dict, layer: str):
+    model = _model(name, image_size=(8, 8), **variant)
+    couplings = [
+        m for m in model.modules() if type(m).__name__ in ("AffineCoupling", "AdditiveCoupling")
+    ]
+    assert {type(m).__name__ for m in couplings} == {layer}
+    assert all(getattr(m, "scale_floor", 0.0) == variant.get("scale_floor", 0.0) for m in couplings)
     x, cond = _batch(2, model)
     assert torch.allclose(model.decode(model.encode(x, cond), cond), x, atol=1e-10, rtol=0)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -65,6 +66,7 @@ def _cases() -> dict[str, Callable[[], Case]]:
         "coupling_features": lambda: Case(
             AffineCoupling(4, 8, feature_channels=2), (4, 3, 3), _cond(2, (3, 3))
         ),
+        "floored_coupling": lambda: Case(AffineCoupling(4, 8, scale_floor=0.1), (4, 3, 3)),
         "additive_coupling": lambda: Case(AdditiveCoupling(4, 8), (4, 3, 3)),
         "additive_coupling_features": lambda: Case(
             AdditiveCoupling(4, 8, feature_channels=2), (4, 3, 3), _cond(2, (3, 3))
@@ -227,6 +229,25 @@ def test_additive_couplings_start_as_the_identity_and_preserve_volume():
         assert torch.equal(y, x) and torch.equal(logdet, torch.zeros(2))
     with pytest.raises(ValueError, match=r"coupling must be one of \('affine', 'additive'\)"):
         make_coupling("spline", 4, 8)
+    with pytest.raises(ValueError, match="applies to the affine coupling"):
+        make_coupling("additive", 4, 8, scale_floor=0.1)
+
+
+def test_a_scale_floor_bounds_what_the_affine_inverse_multiplies_by():
+    layer = AffineCoupling(4, 8, scale_floor=0.1)
+    perturb(layer, scale=0.5)
+    with torch.no_grad():
+        layer.net.net[-1].conv.bias[:2] = -1e4  # o1 far below: s = sigmoid(o1 + 2) would be 0
+    y = torch.randn(2, 4, 3, 3)
+    x, logdet = layer.inverse(y)
+    # s -> 0.1 exactly: the inverse multiplies the second half by 10, and log-det is 18 log 10.
+    torch.testing.assert_close(x[:, 2:] + layer._scale_shift(y[:, :2], None)[1], 10 * y[:, 2:])
+    torch.testing.assert_close(logdet, torch.full((2,), 18 * math.log(10.0)))
+    paper = AffineCoupling(4, 8)
+    paper.load_state_dict(layer.state_dict())
+    assert not torch.isfinite(paper.inverse(y)[0]).all()  # sigmoid(-1e4) = 0: division by 0
+    with pytest.raises(ValueError, match=r"scale_floor must be in \[0, 1\)"):
+        AffineCoupling(4, 8, scale_floor=1.0)
 
 
 def test_conditioning_network_rejects_a_wrong_size():

@@ -23,10 +23,11 @@ class ConditionalCoupling(nn.Module):
         hidden_channels: int,
         config: ConditioningConfig,
         coupling: str = "affine",
+        scale_floor: float = 0.0,
     ) -> None:
         super().__init__()
         self.net = ConditioningConv(cond_channels, channels, config)
-        self.coupling = make_coupling(coupling, channels, hidden_channels, channels)
+        self.coupling = make_coupling(coupling, channels, hidden_channels, channels, scale_floor)
 
     def forward(self, x: Tensor, cond: Tensor) -> tuple[Tensor, Tensor]:
         return self.coupling(x, self.net(cond))

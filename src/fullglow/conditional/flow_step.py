@@ -36,12 +36,15 @@ class ConditionalFlowStep(nn.Module):
         config: ConditioningConfig,
         side_channels: int = 0,
         coupling: str = "affine",
+        scale_floor: float = 0.0,
     ) -> None:
         super().__init__()
         cn_in = cond_channels + side_channels
         self.actnorm = ConditionalActNorm(channels, cn_in, size, config)
         self.invconv = ConditionalInvConv1x1(channels, cn_in, size, config)
-        self.coupling = ConditionalCoupling(channels, cn_in, hidden_channels, config, coupling)
+        self.coupling = ConditionalCoupling(
+            channels, cn_in, hidden_channels, config, coupling, scale_floor
+        )
 
     def forward(
         self, x: Tensor, trace: StepTrace, side: Tensor | None = None

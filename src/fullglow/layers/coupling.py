@@ -65,16 +65,41 @@ class _Coupling(nn.Module):
         return self.net(x1 if features is None else torch.cat([x1, features], dim=1))
 
 
+def _scale(logit: Tensor, floor: float) -> Tensor:
+    """`s = floor + (1 - floor) * sigmoid(logit)`, in (floor, 1); `floor = 0` is the paper's."""
+    if floor == 0:
+        return torch.sigmoid(logit)
+    return floor + (1 - floor) * torch.sigmoid(logit)
+
+
+def _log_scale(logit: Tensor, floor: float) -> Tensor:
+    """`log s` of `_scale` (`logsigmoid` for the paper's `floor = 0`, exact for any logit)."""
+    if floor == 0:
+        return F.logsigmoid(logit)
+    return torch.log(_scale(logit, floor))
+
+
 class AffineCoupling(_Coupling):
     """Affine coupling: `(x1, x2) = split(x)`, `(o1, o2) = NN(cat(x1, features))`,
     `s = sigmoid(o1 + 2)`, `y2 = (x2 + o2) * s`, `y = cat(x1, y2)`, `logdet = sum log s`.
 
-    The zero-initialised last layer makes `s = sigmoid(2)` and `t = 0` at the start, close to the
-    identity. Shapes: `(B, C, H, W) -> (B, C, H, W)`, `C` even.
+    `scale_floor` (beyond the paper, which has 0) makes it `s = f + (1 - f) sigmoid(o1 + 2)`: the
+    inverse then divides by at least `f`, so an unusual latent cannot grow without bound from step
+    to step. The zero-initialised last layer makes `t = 0` and `s = sigmoid(2)` (`f = 0`) at the
+    start, close to the identity. Shapes: `(B, C, H, W) -> (B, C, H, W)`, `C` even.
     """
 
-    def __init__(self, channels: int, hidden_channels: int, feature_channels: int = 0) -> None:
+    def __init__(
+        self,
+        channels: int,
+        hidden_channels: int,
+        feature_channels: int = 0,
+        scale_floor: float = 0.0,
+    ) -> None:
         super().__init__(channels, hidden_channels, feature_channels, channels)
+        if not 0 <= scale_floor < 1:
+            raise ValueError(f"scale_floor must be in [0, 1), got {scale_floor}")
+        self.scale_floor = scale_floor
 
     def _scale_shift(self, x1: Tensor, features: Tensor | None) -> tuple[Tensor, Tensor]:
         o1, o2 = self._network(x1, features).chunk(2, dim=1)
@@ -83,16 +108,16 @@ class AffineCoupling(_Coupling):
     def forward(self, x: Tensor, features: Tensor | None = None) -> tuple[Tensor, Tensor]:
         x1, x2 = x[:, : self.half], x[:, self.half :]
         logit, shift = self._scale_shift(x1, features)
-        y2 = (x2 + shift) * torch.sigmoid(logit)
-        logdet = F.logsigmoid(logit).flatten(1).sum(dim=1)
+        y2 = (x2 + shift) * _scale(logit, self.scale_floor)
+        logdet = _log_scale(logit, self.scale_floor).flatten(1).sum(dim=1)
         return torch.cat([x1, y2], dim=1), logdet
 
     def inverse(self, y: Tensor, features: Tensor | None = None) -> tuple[Tensor, Tensor]:
         y1, y2 = y[:, : self.half], y[:, self.half :]
         logit, shift = self._scale_shift(y1, features)
-        x2 = y2 * torch.exp(-F.logsigmoid(logit)) - shift
-        logdet = F.logsigmoid(logit).flatten(1).sum(dim=1)
-        return torch.cat([y1, x2], dim=1), -logdet
+        log_scale = _log_scale(logit, self.scale_floor)
+        x2 = y2 * torch.exp(-log_scale) - shift
+        return torch.cat([y1, x2], dim=1), -log_scale.flatten(1).sum(dim=1)
 
     def reverse(self, y: Tensor, features: Tensor | None = None) -> CouplingReversal:
         """Rebuild the input from `y` for the memory-saving backward pass.
@@ -105,8 +130,8 @@ class AffineCoupling(_Coupling):
         with torch.enable_grad():
             logit, shift = self._scale_shift(first, features)
         with torch.no_grad():
-            second = y[:, self.half :] * torch.exp(-F.logsigmoid(logit)) - shift
-        return CouplingReversal(self.half, first, second.detach(), logit, shift)
+            second = y[:, self.half :] * torch.exp(-_log_scale(logit, self.scale_floor)) - shift
+        return CouplingReversal(self.half, first, second.detach(), logit, shift, self.scale_floor)
 
 
 class AdditiveCoupling(_Coupling):
@@ -147,16 +172,22 @@ COUPLINGS = ("affine", "additive")
 
 
 def make_coupling(
-    kind: str, channels: int, hidden_channels: int, feature_channels: int = 0
+    kind: str,
+    channels: int,
+    hidden_channels: int,
+    feature_channels: int = 0,
+    scale_floor: float = 0.0,
 ) -> AffineCoupling | AdditiveCoupling:
-    """An `AffineCoupling` ("affine") or an `AdditiveCoupling` ("additive").
+    """An `AffineCoupling` ("affine", with `scale_floor`) or an `AdditiveCoupling` ("additive").
 
     Raises:
-        ValueError: another `kind`.
+        ValueError: another `kind`, a `scale_floor` outside [0, 1), or one given to "additive".
     """
     if kind == "affine":
-        return AffineCoupling(channels, hidden_channels, feature_channels)
+        return AffineCoupling(channels, hidden_channels, feature_channels, scale_floor)
     if kind == "additive":
+        if scale_floor:
+            raise ValueError(f"scale_floor applies to the affine coupling, got {scale_floor}")
         return AdditiveCoupling(channels, hidden_channels, feature_channels)
     raise ValueError(f"coupling must be one of {COUPLINGS}, got {kind!r}")
 
@@ -164,17 +195,25 @@ def make_coupling(
 class CouplingReversal:
     """A coupling rebuilt from its output: `input` is `x`; `gradients` backpropagates.
 
-    `logit` is the affine coupling's scale logit, None for the additive coupling (scale 1).
+    `logit` is the affine coupling's scale logit (with its `scale_floor`), None for the additive
+    coupling (scale 1).
     """
 
     def __init__(
-        self, half: int, first: Tensor, second: Tensor, logit: Tensor | None, shift: Tensor
+        self,
+        half: int,
+        first: Tensor,
+        second: Tensor,
+        logit: Tensor | None,
+        shift: Tensor,
+        scale_floor: float = 0.0,
     ) -> None:
         self.half = half
         self.first = first
         self.second = second
         self.logit = logit
         self.shift = shift
+        self.scale_floor = scale_floor
         self.input = torch.cat([first.detach(), second], dim=1)
 
     def gradients(
@@ -188,8 +227,8 @@ class CouplingReversal:
                 grads = (grad_output[:, self.half :],)
             else:
                 outputs = (
-                    (second + self.shift) * torch.sigmoid(self.logit),
-                    F.logsigmoid(self.logit).flatten(1).sum(dim=1),
+                    (second + self.shift) * _scale(self.logit, self.scale_floor),
+                    _log_scale(self.logit, self.scale_floor).flatten(1).sum(dim=1),
                 )
                 grads = (grad_output[:, self.half :], grad_logdet)
             found = torch.autograd.grad(

@@ -29,11 +29,17 @@ class StepTrace:
 class FlowStep(nn.Module):
     """`y = coupling(invconv(actnorm(x)))`; log-dets add. Shapes: `(B, C, H, W)` both ways."""
 
-    def __init__(self, channels: int, hidden_channels: int, coupling: str = "affine") -> None:
+    def __init__(
+        self,
+        channels: int,
+        hidden_channels: int,
+        coupling: str = "affine",
+        scale_floor: float = 0.0,
+    ) -> None:
         super().__init__()
         self.actnorm = ActNorm(channels)
         self.invconv = InvConv1x1(channels)
-        self.coupling = make_coupling(coupling, channels, hidden_channels)
+        self.coupling = make_coupling(coupling, channels, hidden_channels, scale_floor=scale_floor)
 
     def forward_traced(self, x: Tensor) -> tuple[Tensor, Tensor, StepTrace]:
         """Forward pass that also returns the intermediate outputs for a conditional twin."""

@@ -115,6 +115,7 @@ class CGlowLevel(nn.Module):
                     config.conditioning,
                     config.side_channels,
                     config.coupling,
+                    config.scale_floor,
                 )
             )
             for _ in range(n_flows)

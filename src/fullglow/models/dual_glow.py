@@ -40,7 +40,11 @@ class DualGlowTargetLevel(nn.Module):
         super().__init__()
         self.shape = shape
         self.steps = nn.ModuleList(
-            SingleStreamStep(FlowStep(shape.channels, config.hidden_channels, config.coupling))
+            SingleStreamStep(
+                FlowStep(
+                    shape.channels, config.hidden_channels, config.coupling, config.scale_floor
+                )
+            )
             for _ in range(n_flows)
         )
         self.prior_net = ConditioningConv(

@@ -92,6 +92,7 @@ class TargetLevel(nn.Module):
                 config.conditioning,
                 config.side_channels,
                 config.coupling,
+                config.scale_floor,
             )
             for _ in range(n_flows)
         )

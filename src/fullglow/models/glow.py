@@ -33,12 +33,17 @@ class GlowLevel(nn.Module):
     """One block: (squeeze, done by the model) K flow steps, then a split prior or the top prior."""
 
     def __init__(
-        self, shape: LevelShape, n_flows: int, hidden_channels: int, coupling: str = "affine"
+        self,
+        shape: LevelShape,
+        n_flows: int,
+        hidden_channels: int,
+        coupling: str = "affine",
+        scale_floor: float = 0.0,
     ) -> None:
         super().__init__()
         self.shape = shape
         self.steps = nn.ModuleList(
-            FlowStep(shape.channels, hidden_channels, coupling) for _ in range(n_flows)
+            FlowStep(shape.channels, hidden_channels, coupling, scale_floor) for _ in range(n_flows)
         )
         self.prior: GaussianSplit | TopPrior = conditional_prior(shape, 0)
 
@@ -61,7 +66,7 @@ class Glow(nn.Module):
         self.config = config
         self.shapes = level_shapes(config.image_size, config.in_channels, config.n_blocks)
         self.levels = nn.ModuleList(
-            GlowLevel(shape, n, config.hidden_channels, config.coupling)
+            GlowLevel(shape, n, config.hidden_channels, config.coupling, config.scale_floor)
             for shape, n in zip(self.shapes, config.n_flows, strict=True)
         )
         self.memory_saving = False
