@@ -97,8 +97,7 @@ class AffineCoupling(_Coupling):
         scale_floor: float = 0.0,
     ) -> None:
         super().__init__(channels, hidden_channels, feature_channels, channels)
-        if not 0 <= scale_floor < 1:
-            raise ValueError(f"scale_floor must be in [0, 1), got {scale_floor}")
+        check_coupling("affine", scale_floor)
         self.scale_floor = scale_floor
 
     def _scale_shift(self, x1: Tensor, features: Tensor | None) -> tuple[Tensor, Tensor]:
@@ -171,6 +170,17 @@ COUPLINGS = ("affine", "additive")
 """The coupling kinds a model config accepts (`coupling=`); "affine" is the paper's."""
 
 
+def check_coupling(kind: str, scale_floor: float) -> None:
+    """Raise `ValueError` unless `kind` is one of `COUPLINGS` and `scale_floor` is in [0, 1)
+    (and 0 for "additive", which has no scale)."""
+    if kind not in COUPLINGS:
+        raise ValueError(f"coupling must be one of {COUPLINGS}, got {kind!r}")
+    if not 0 <= scale_floor < 1:
+        raise ValueError(f"scale_floor must be in [0, 1), got {scale_floor}")
+    if kind == "additive" and scale_floor:
+        raise ValueError(f"scale_floor applies to the affine coupling, got {scale_floor}")
+
+
 def make_coupling(
     kind: str,
     channels: int,
@@ -181,15 +191,12 @@ def make_coupling(
     """An `AffineCoupling` ("affine", with `scale_floor`) or an `AdditiveCoupling` ("additive").
 
     Raises:
-        ValueError: another `kind`, a `scale_floor` outside [0, 1), or one given to "additive".
+        ValueError: see `check_coupling`.
     """
-    if kind == "affine":
-        return AffineCoupling(channels, hidden_channels, feature_channels, scale_floor)
+    check_coupling(kind, scale_floor)
     if kind == "additive":
-        if scale_floor:
-            raise ValueError(f"scale_floor applies to the affine coupling, got {scale_floor}")
         return AdditiveCoupling(channels, hidden_channels, feature_channels)
-    raise ValueError(f"coupling must be one of {COUPLINGS}, got {kind!r}")
+    return AffineCoupling(channels, hidden_channels, feature_channels, scale_floor)
 
 
 class CouplingReversal:

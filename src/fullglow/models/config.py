@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from fullglow.conditional.networks import ConditioningConfig
-from fullglow.layers.coupling import COUPLINGS
+from fullglow.layers.coupling import check_coupling
 
 
 def per_block(value: int | tuple[int, ...] | list[int], n_blocks: int) -> tuple[int, ...]:
@@ -37,17 +37,6 @@ def validate_flow_geometry(
         )
 
 
-def validate_coupling(coupling: str, scale_floor: float) -> None:
-    """Raise `ValueError` unless `coupling` is one of `fullglow.layers.coupling.COUPLINGS` and
-    `scale_floor` is in [0, 1), and 0 for the additive coupling."""
-    if coupling not in COUPLINGS:
-        raise ValueError(f"coupling must be one of {COUPLINGS}, got {coupling!r}")
-    if not 0 <= scale_floor < 1:
-        raise ValueError(f"scale_floor must be in [0, 1), got {scale_floor}")
-    if coupling == "additive" and scale_floor:
-        raise ValueError(f"scale_floor applies to the affine coupling, got {scale_floor}")
-
-
 @dataclass(frozen=True)
 class GlowConfig:
     """Unconditional multi-scale Glow (Kingma & Dhariwal 2018).
@@ -71,7 +60,7 @@ class GlowConfig:
         object.__setattr__(self, "image_size", tuple(int(s) for s in self.image_size))
         object.__setattr__(self, "n_flows", per_block(self.n_flows, self.n_blocks))
         validate_flow_geometry(self.image_size, self.n_blocks, self.n_flows)
-        validate_coupling(self.coupling, self.scale_floor)
+        check_coupling(self.coupling, self.scale_floor)
 
 
 @dataclass(frozen=True)
@@ -104,7 +93,7 @@ class ConditionalFlowConfig:
         object.__setattr__(self, "image_size", tuple(int(s) for s in self.image_size))
         object.__setattr__(self, "n_flows", per_block(self.n_flows, self.n_blocks))
         validate_flow_geometry(self.image_size, self.n_blocks, self.n_flows)
-        validate_coupling(self.coupling, self.scale_floor)
+        check_coupling(self.coupling, self.scale_floor)
 
     def source_config(self) -> GlowConfig:
         """The Glow over the condition image, as deep as the target (Full-Glow, Dual-Glow)."""
