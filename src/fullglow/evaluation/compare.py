@@ -30,7 +30,13 @@ from fullglow.evaluation.evaluate import (
     read_report,
     write_report,
 )
-from fullglow.evaluation.figures import FigureColumn, compose_figure, model_column, real_columns
+from fullglow.evaluation.figures import (
+    FigureColumn,
+    compose_figure,
+    model_column,
+    model_title,
+    real_columns,
+)
 from fullglow.evaluation.report import EvaluationReport, TemperatureResult
 from fullglow.evaluation.runs import LoadedRun, load_run
 from fullglow.evaluation.sampling import open_split
@@ -136,31 +142,6 @@ def _report_for(
     return report
 
 
-def _figure(
-    run_dirs: Sequence[str | Path],
-    labels: Sequence[str],
-    data: Path,
-    split: str,
-    checkpoint: str,
-    device: torch.device | str,
-    settings: EvaluationSettings,
-    rows: int,
-    temperature: float,
-) -> np.ndarray:
-    """Figure 2 of the runs, each column titled with its Table 1 label (run folder when needed)."""
-    columns: list[FigureColumn] = []
-    for run_dir, label in zip(run_dirs, labels, strict=True):
-        run = load_run(run_dir, checkpoint, device)
-        dataset = open_split(data, split, run.image_size)
-        if not columns:
-            columns = real_columns(dataset, rows)
-        columns.append(
-            model_column(run, dataset, rows, temperature, settings.batch_size, settings.seed, label)
-        )
-        del run
-    return compose_figure(columns)
-
-
 def compare_runs(
     run_dirs: Sequence[str | Path],
     data: str | Path,
@@ -197,18 +178,38 @@ def compare_runs(
     data = Path(data)
     segmenters: dict[tuple[int, int], Segmenter] = {}
     reports = []
+    real: list[FigureColumn] = []
+    samples: list[FigureColumn] = []
+    flow_temperatures: list[float | None] = []
     for run_dir in run_dirs:
         run = load_run(run_dir, checkpoint, device)
         if run.image_size not in segmenters:
             segmenters[run.image_size] = prepare_segmenter(segmenter_path, run.image_size, device)
         segmenter = segmenters[run.image_size]
         reports.append(_report_for(run, data, split, segmenter, settings, temperature))
+        if figure_rows:
+            dataset = open_split(data, split, run.image_size)
+            if not real:
+                real = real_columns(dataset, figure_rows)
+            samples.append(
+                model_column(
+                    run,
+                    dataset,
+                    figure_rows,
+                    figure_temperature,
+                    settings.batch_size,
+                    settings.seed,
+                )  # fmt: skip
+            )
+            flow_temperatures.append(figure_temperature if run.model.has_likelihood else None)
         del run
     figure = None
     if figure_rows:
+        # Retitle the model columns with Table 1's labels, which tell two runs of a model apart.
         labels = [row.label for row in model_rows(reports, temperature)]
-        figure = _figure(
-            run_dirs, labels, data, split, checkpoint, device, settings, figure_rows,
-            figure_temperature,
-        )  # fmt: skip
+        models = [
+            dataclasses.replace(column, title=model_title(label, t))
+            for column, label, t in zip(samples, labels, flow_temperatures, strict=True)
+        ]
+        figure = compose_figure([*real, *models])
     return Comparison(tuple(reports), temperature, figure)

@@ -190,10 +190,15 @@ def model_column(
     """
     check_rows(dataset, rows, batch_size)
     samples = grid_samples(run.model, dataset, [temperature], rows, batch_size, seed)
-    title = label or display_name(run.name)
-    if run.model.has_likelihood:
-        title = f"{title}, T = {temperature_cell(temperature)}"
-    return FigureColumn(title, samples.at(temperature))
+    flow_temperature = temperature if run.model.has_likelihood else None
+    return FigureColumn(
+        model_title(label or display_name(run.name), flow_temperature), samples.at(temperature)
+    )
+
+
+def model_title(label: str, temperature: float | None) -> str:
+    """`"Full-Glow, T = 0.7"`; just the label for a model without temperature (None)."""
+    return label if temperature is None else f"{label}, T = {temperature_cell(temperature)}"
 
 
 def temperatures_figure(
@@ -215,6 +220,5 @@ def temperatures_figure(
     samples = grid_samples(run.model, dataset, temperatures, rows, batch_size, seed)
     name = display_name(run.name)
     for temperature, images in zip(samples.temperatures, samples.images, strict=True):
-        title = name if temperature is None else f"{name}, T = {temperature_cell(temperature)}"
-        columns.append(FigureColumn(title, images))
+        columns.append(FigureColumn(model_title(name, temperature), images))
     return compose_figure(columns)
