@@ -21,9 +21,9 @@ import torch
 from torch import nn
 
 from fullglow.cli.args import image_size
-from fullglow.evaluation.runs import load_run
 from fullglow.models.registry import build_model
 from fullglow.training.distributed import resolve_device
+from fullglow.training.runs import load_run
 
 
 def _synchronise(device: torch.device) -> None:

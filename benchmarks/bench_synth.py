@@ -29,7 +29,7 @@ from fullglow.data import CityscapesDataset, synthesize_dataset
 from fullglow.data.labels import TRAIN_LABELS, label_ids_to_colours
 from fullglow.data.synthetic import render_frame
 from fullglow.data.synthetic.dataset import frame_seeds
-from fullglow.evaluation.metrics import SegmentationScores, confusion_matrix
+from fullglow.metrics import SegmentationScores, confusion_matrix
 
 
 def _rate(frames: int, run: Callable[[], object]) -> tuple[float, float]:

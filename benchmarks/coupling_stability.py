@@ -28,16 +28,16 @@ import torch
 
 from fullglow.data import CityscapesDataset, synthesize_dataset
 from fullglow.demo.config import DemoConfig
+from fullglow.evaluation.bpd import conditional_bpd
 from fullglow.evaluation.evaluate import EvaluationSettings, segmentation_scores
-from fullglow.evaluation.images import diverged_samples
-from fullglow.evaluation.likelihood import conditional_bpd
-from fullglow.evaluation.runs import load_run
-from fullglow.evaluation.sampling import open_split
-from fullglow.evaluation.segmenter import SegmenterConfig
-from fullglow.evaluation.segmenter_io import load_segmenter
-from fullglow.evaluation.segmenter_training import DEFAULT_BATCH_SIZE, DEFAULT_LR, train_segmenter
-from fullglow.evaluation.transfer import content_transfer
+from fullglow.segmenter.loading import load_segmenter
+from fullglow.segmenter.network import SegmenterConfig
+from fullglow.segmenter.training import DEFAULT_BATCH_SIZE, DEFAULT_LR, train_segmenter
+from fullglow.synthesis.images import diverged_samples
+from fullglow.synthesis.splits import open_dataset_split
+from fullglow.synthesis.transfer import content_transfer
 from fullglow.training import TrainConfig, train
+from fullglow.training.runs import load_run
 
 
 @dataclass(frozen=True)
@@ -76,7 +76,7 @@ def _prepare(out: Path, demo: DemoConfig) -> Path:
 
 @torch.no_grad()
 def _transfers_diverged(model: torch.nn.Module, data: Path, size: tuple[int, int], n: int) -> int:
-    val = open_split(data, "val", size)
+    val = open_dataset_split(data, "val", size)
     photos = torch.stack([val[i].photo for i in range(n)]) + 0.5 / 256
     labels = torch.stack([val[i].label_colour for i in range(n)])
     count = 0
@@ -101,7 +101,7 @@ def main() -> int:
     demo = DemoConfig()
     data = _prepare(args.out, demo)
     segmenter = load_segmenter(args.out / "segmenter")
-    val = open_split(data, "val", demo.image_size)
+    val = open_dataset_split(data, "val", demo.image_size)
     settings = EvaluationSettings(temperatures=(0.8, 0.9, 1.0), rounds=args.rounds, batch_size=16)
     rows = []
     for variant in VARIANTS:

@@ -17,7 +17,7 @@ from fullglow.cli import main
 from fullglow.demo import DemoConfig, run_demo
 from fullglow.demo import pipeline as demo_pipeline
 from fullglow.demo.folder import MARKER_FILE
-from fullglow.demo.results import TRANSFER_IMAGES, read_metrics
+from fullglow.demo.results import TRANSFER_IMAGES, read_demo_metrics
 from fullglow.demo.svg import Series, line_chart, nice_ticks
 from fullglow.errors import UserInputError
 from fullglow.evaluation.report import METRICS
@@ -75,7 +75,7 @@ def test_demo_runs_resumes_after_interrupt_and_reports(tmp_path, monkeypatch):
     assert after["train-fullglow"]["note"].startswith("20 steps")
 
     # The metrics file is complete and the headline numbers are the report's.
-    metrics = read_metrics(out / "eval")
+    metrics = read_demo_metrics(out / "eval")
     assert metrics == result.metrics
     for report in (metrics.fullglow, metrics.untrained):
         assert [t.temperature for t in report.temperatures] == list(TINY.temperatures)

@@ -21,7 +21,7 @@ from fullglow.data.image_io import read_label_ids, read_rgb, write_png
 from fullglow.data.labels import label_ids_to_train_ids
 from fullglow.data.resizing import resize_nearest
 from fullglow.errors import UserInputError
-from fullglow.evaluation.augment import augment_dataset
+from fullglow.evaluation.bpd import conditional_bpd
 from fullglow.evaluation.compare import merge_temperatures
 from fullglow.evaluation.evaluate import (
     EvaluationSettings,
@@ -30,17 +30,19 @@ from fullglow.evaluation.evaluate import (
     score_saved_samples,
     segmentation_scores,
 )
-from fullglow.evaluation.figures import GAP, FigureColumn, compose_figure, model_column
-from fullglow.evaluation.images import cityscapes_photo_path, to_uint8
-from fullglow.evaluation.likelihood import conditional_bpd
-from fullglow.evaluation.metrics import NUM_CLASSES
+from fullglow.evaluation.figures import model_column
 from fullglow.evaluation.report import EvaluationReport, MeanStd, RoundScores, TemperatureResult
-from fullglow.evaluation.runs import LoadedRun, load_run, weights_fingerprint
-from fullglow.evaluation.sampling import open_split, sample_split
 from fullglow.evaluation.tables import table1, table2
-from fullglow.evaluation.transfer import content_transfer, transfer_files
 from fullglow.layers.priors import TopPrior
 from fullglow.likelihood import standard_normal_log_prob
+from fullglow.metrics import NUM_CLASSES
+from fullglow.synthesis.augment import augment_dataset
+from fullglow.synthesis.images import cityscapes_photo_path, to_uint8
+from fullglow.synthesis.sampling import sample_split
+from fullglow.synthesis.sheet import GAP, FigureColumn, compose_figure
+from fullglow.synthesis.splits import open_dataset_split
+from fullglow.synthesis.transfer import content_transfer, transfer_files
+from fullglow.training.runs import LoadedRun, load_run, weights_fingerprint
 
 SIZE = (16, 32)
 
@@ -50,7 +52,7 @@ def tiny_fullglow(root: Path, seed: int = 0) -> nn.Module:
     so that the conditioning networks really use the label (they start at zero)."""
     torch.manual_seed(seed)
     model = build_model("fullglow", "tiny", image_size=SIZE)
-    batch = next(iter(torch.utils.data.DataLoader(open_split(root, "train", SIZE), batch_size=8)))
+    batch = next(iter(torch.utils.data.DataLoader(open_dataset_split(root, "train", SIZE), batch_size=8)))
     model.initialize(batch.photo, batch.label_colour)
     with torch.no_grad():
         for parameter in model.parameters():
@@ -76,7 +78,7 @@ def model(synthetic_root: Path) -> nn.Module:
 
 @pytest.fixture(scope="module")
 def val(synthetic_root: Path) -> CityscapesDataset:
-    return open_split(synthetic_root, "val", SIZE)
+    return open_dataset_split(synthetic_root, "val", SIZE)
 
 
 class GaussianDensity(nn.Module):
@@ -290,7 +292,7 @@ def test_saved_samples_of_another_size_are_refused(
 def test_pix2pix_is_scored_at_one_row_without_bpd(synthetic_root: Path, tmp_path: Path) -> None:
     pix2pix = build_model("pix2pix", "tiny").eval()
     size = tuple(pix2pix.config.image_size)
-    dataset = open_split(synthetic_root, "val", size)
+    dataset = open_dataset_split(synthetic_root, "val", size)
     run = LoadedRun(pix2pix, tmp_path, "model", weights_fingerprint(pix2pix))
     segmenter = prepare_segmenter(scripted(colour_segmenter(), tmp_path / "seg.pt"), size, "cpu")
     settings = EvaluationSettings(temperatures=(0.5, 1.0), rounds=2, batch_size=4)
@@ -328,7 +330,7 @@ def test_empty_split_is_refused(tmp_path: Path) -> None:
     for part in ("gtFine", "leftImg8bit"):
         (tmp_path / part / "val" / "city").mkdir(parents=True)
     with pytest.raises(UserInputError, match="no \\*_gtFine_labelIds.png"):
-        open_split(tmp_path, "val", SIZE)
+        open_dataset_split(tmp_path, "val", SIZE)
 
 
 class FailingModel(nn.Module):
@@ -407,12 +409,12 @@ def test_diverged_samples_are_counted_reported_and_left_out_of_augmentation(
 
     summary = sample_split(DivergingModel(), val, tmp_path / "s", temperature=1.0, batch_size=batch)
     assert summary.diverged == first_of_batch
-    labels = open_split(synthetic_root, "val", SIZE, require_photos=False)
+    labels = open_dataset_split(synthetic_root, "val", SIZE, require_photos=False)
     aug = augment_dataset(
         DivergingModel(), labels, tmp_path / "aug", per_label=2, temperature=1.0, batch_size=batch
     )
     assert (aug.skipped, aug.n_images) == (2 * first_of_batch, 2 * (n - first_of_batch))
-    written = open_split(tmp_path / "aug", "val", SIZE)
+    written = open_dataset_split(tmp_path / "aug", "val", SIZE)
     expected = sorted(
         f"{r.stem}-s{k}" for i, r in enumerate(labels.records) if i % batch for k in range(2)
     )
@@ -432,7 +434,7 @@ def test_report_rejects_a_bad_diverged_count() -> None:
 def test_augmented_dataset_pairs_generated_photos_with_their_labels(
     model: nn.Module, synthetic_root: Path, tmp_path: Path
 ) -> None:
-    labels = open_split(synthetic_root, "val", SIZE, require_photos=False)
+    labels = open_dataset_split(synthetic_root, "val", SIZE, require_photos=False)
     summary = augment_dataset(model, labels, tmp_path / "aug", per_label=2, temperature=0.8,
                               batch_size=3)  # fmt: skip
     assert summary.n_images == 2 * len(labels)

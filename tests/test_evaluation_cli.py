@@ -15,8 +15,8 @@ from fullglow.data import CityscapesDataset
 from fullglow.data.image_io import read_rgb
 from fullglow.data.resizing import resize_photo
 from fullglow.evaluation import compare as compare_module
-from fullglow.evaluation.figures import GAP
-from fullglow.evaluation.images import to_uint8
+from fullglow.synthesis.images import to_uint8
+from fullglow.synthesis.sheet import GAP
 from fullglow.training import TrainConfig, train
 
 SIZE = (16, 32)

@@ -7,7 +7,7 @@ import math
 import pytest
 import torch
 
-from fullglow.evaluation.metrics import SegmentationScores, confusion_matrix
+from fullglow.metrics import SegmentationScores, confusion_matrix
 
 
 def test_confusion_matrix_hand_computed_with_ignore_pixel():

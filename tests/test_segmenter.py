@@ -11,9 +11,9 @@ from torch.utils.data import Dataset
 
 from fullglow.cli import main
 from fullglow.errors import UserInputError
-from fullglow.evaluation.segmenter import PSPNet, SegmenterConfig, predict
-from fullglow.evaluation.segmenter_io import check_segmenter, load_segmenter, save_segmenter
-from fullglow.evaluation.segmenter_training import (
+from fullglow.segmenter.loading import check_segmenter, load_segmenter, save_segmenter
+from fullglow.segmenter.network import PSPNet, SegmenterConfig, predict
+from fullglow.segmenter.training import (
     balanced_class_weights,
     segmentation_loss,
     train_segmenter,

@@ -24,7 +24,7 @@ from fullglow.training.batches import (
     prepare_batch,
 )
 from fullglow.training.checkpoints import FORMAT_VERSION, CheckpointStore, load_checkpoint
-from fullglow.training.metrics_log import read_metrics
+from fullglow.training.metrics_log import read_training_log
 from fullglow.training.objectives import LikelihoodObjective
 from fullglow.training.schedule import lr_factor
 from fullglow.training.validation import validate
@@ -39,7 +39,7 @@ pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def _loss_records(run_dir) -> dict[int, float]:
-    return {r["step"]: r["loss"] for r in read_metrics(run_dir) if "loss" in r}
+    return {r["step"]: r["loss"] for r in read_training_log(run_dir) if "loss" in r}
 
 
 def test_resume_continues_exactly_as_an_uninterrupted_run(synthetic_root, tmp_path):
@@ -110,7 +110,7 @@ def test_nonfinite_steps_are_skipped_then_training_stops_keeping_the_checkpoint(
         train(config, run)
 
     assert calls == 4
-    records = read_metrics(run)
+    records = read_training_log(run)
     assert [r["step"] for r in records if "skipped" in r] == [3, 4]
     assert [r["step"] for r in records] == [1, 2, 3, 4]
     checkpoint = latest_checkpoint(run)
@@ -248,7 +248,7 @@ def test_memory_saving_gives_the_plain_loss_and_gradients(synthetic_root, tmp_pa
     for memory_saving in (False, True):
         run = tmp_path / f"memory_saving_{memory_saving}"
         train(tiny_config(synthetic_root, steps=1, memory_saving=memory_saving, boundary=True), run)
-        first[memory_saving] = read_metrics(run)[0]
+        first[memory_saving] = read_training_log(run)[0]
     assert chains == 2  # one chain per block, only in the memory-saving run
     for key in ("loss", "source_bpd", "target_bpd", "grad_norm"):
         assert first[True][key] == pytest.approx(first[False][key], rel=1e-5, abs=1e-5), key
@@ -262,7 +262,7 @@ def test_a_few_steps_lower_the_validation_bpd(synthetic_root, tmp_path):
     )  # fmt: skip
     result = train(config, run)
 
-    values = {r["step"]: r["val_bpd"] for r in read_metrics(run) if "val_bpd" in r}
+    values = {r["step"]: r["val_bpd"] for r in read_training_log(run) if "val_bpd" in r}
     assert sorted(values) == [0, 30]
     assert values[30] < values[0] - 0.3, values
     assert result.best_val == values[30] == result.final_val
@@ -374,7 +374,7 @@ def test_pix2pix_alternates_discriminator_and_generator_steps(synthetic_root, tm
     )  # fmt: skip
     result = train(config, tmp_path)
     assert result.metric_name == "val_l1" and 0 < result.final_val < 1
-    record = next(r for r in read_metrics(tmp_path) if r["step"] == 1)
+    record = next(r for r in read_training_log(tmp_path) if r["step"] == 1)
     assert {"d_loss", "g_loss", "g_gan", "g_l1"} <= record.keys()
     # The generator's total is GAN + 100 * L1, as logged.
     assert record["g_loss"] == pytest.approx(record["g_gan"] + 100 * record["g_l1"], rel=1e-5)

@@ -13,7 +13,7 @@ import pytest
 
 from fullglow.training import train
 from fullglow.training.config import read_config
-from fullglow.training.metrics_log import read_metrics
+from fullglow.training.metrics_log import read_training_log
 from test_training_support import latest_checkpoint, one_thread  # noqa: F401 (fixture)
 
 
@@ -23,7 +23,7 @@ def _wait_for_steps(run_dir, proc: subprocess.Popen, steps: int, timeout: float)
         if proc.poll() is not None:
             pytest.fail(f"train exited early ({proc.returncode}): {proc.stderr.read()[-2000:]}")
         try:
-            if len([r for r in read_metrics(run_dir) if "loss" in r]) >= steps:
+            if len([r for r in read_training_log(run_dir) if "loss" in r]) >= steps:
                 return
         except ValueError:  # a line being written
             pass
@@ -55,9 +55,9 @@ def test_sigterm_saves_a_checkpoint_and_the_run_resumes(synthetic_root, tmp_path
     checkpoint = latest_checkpoint(run)
     stopped_at = checkpoint["step"]
     assert stopped_at >= 2
-    assert max(r["step"] for r in read_metrics(run)) == stopped_at
+    assert max(r["step"] for r in read_training_log(run)) == stopped_at
 
     config = dataclasses.replace(read_config(run), steps=stopped_at + 2)
     result = train(config, run, resume=True)
     assert (result.steps, result.stopped) == (stopped_at + 2, "finished")
-    assert [r["step"] for r in read_metrics(run)] == list(range(1, stopped_at + 3))
+    assert [r["step"] for r in read_training_log(run)] == list(range(1, stopped_at + 3))

@@ -8,10 +8,10 @@ All yield `Sample`s; `fullglow.data.labels` holds the official label table and i
 """
 
 from fullglow.data.cityscapes import CityscapesDataset, CityscapesRecord
+from fullglow.data.item import Sample
 from fullglow.data.labels import IGNORE_INDEX, NUM_CLASSES
 from fullglow.data.paired import PairedFolderDataset, PairedRecord
 from fullglow.data.resizing import validate_image_size
-from fullglow.data.sample import Sample
 from fullglow.data.synthetic import synthesize_dataset
 
 __all__ = [

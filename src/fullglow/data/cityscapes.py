@@ -19,9 +19,9 @@ import torch
 from torch.utils.data import Dataset
 
 from fullglow.data.image_io import read_instance_ids, read_label_ids, read_rgb
+from fullglow.data.item import Sample, instance_boundaries, make_sample
 from fullglow.data.labels import label_ids_to_colours, label_ids_to_train_ids
 from fullglow.data.resizing import resize_nearest, resize_photo
-from fullglow.data.sample import Sample, instance_boundaries, make_sample
 from fullglow.errors import UserInputError
 
 log = logging.getLogger(__name__)

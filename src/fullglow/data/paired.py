@@ -18,9 +18,9 @@ import torch
 from torch.utils.data import Dataset
 
 from fullglow.data.image_io import list_images, read_rgb
+from fullglow.data.item import Sample, make_sample
 from fullglow.data.labels import IGNORE_INDEX
 from fullglow.data.resizing import resize_photo
-from fullglow.data.sample import Sample, make_sample
 from fullglow.errors import UserInputError
 
 Direction = Literal["AtoB", "BtoA"]

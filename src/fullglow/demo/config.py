@@ -8,8 +8,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from fullglow.errors import UserInputError
-from fullglow.evaluation.segmenter import SegmenterConfig
-from fullglow.evaluation.segmenter_training import DEFAULT_STEPS
+from fullglow.segmenter.network import SegmenterConfig
+from fullglow.segmenter.training import DEFAULT_STEPS
 
 BASELINES = ("cglow-v1", "cglow-v2", "dualglow", "pix2pix")
 """The paper's baselines, trained (small) with `--baselines`."""

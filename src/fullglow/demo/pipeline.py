@@ -34,20 +34,20 @@ from fullglow.demo.results import (
     TRANSFER_SCALE,
     DemoMetrics,
     GridColumn,
-    read_metrics,
+    read_demo_metrics,
 )
 from fullglow.evaluation.evaluate import EvaluationSettings, evaluate_model, prepare_segmenter
 from fullglow.evaluation.figures import GridSamples, grid_samples
-from fullglow.evaluation.images import to_uint8
 from fullglow.evaluation.report import EvaluationReport
-from fullglow.evaluation.runs import LoadedRun, display_name, load_run, weights_fingerprint
-from fullglow.evaluation.sampling import model_device
-from fullglow.evaluation.segmenter import SegmenterConfig
-from fullglow.evaluation.segmenter_training import DEFAULT_BATCH_SIZE, DEFAULT_LR, train_segmenter
-from fullglow.evaluation.transfer import content_transfer
 from fullglow.files import atomic_write_text, staged_directory
+from fullglow.segmenter.network import SegmenterConfig
+from fullglow.segmenter.training import DEFAULT_BATCH_SIZE, DEFAULT_LR, train_segmenter
+from fullglow.synthesis.generation import model_device
+from fullglow.synthesis.images import to_uint8
+from fullglow.synthesis.transfer import content_transfer
 from fullglow.training import TrainConfig, initial_model, train
 from fullglow.training.distributed import resolve_device
+from fullglow.training.runs import LoadedRun, display_name, load_run, weights_fingerprint
 
 log = logging.getLogger(__name__)
 
@@ -212,7 +212,7 @@ class _Demo:
     def evaluate(self) -> DemoMetrics:
         models_key = ",".join(self.config.models)
         record = self.folder.stage("evaluate")
-        metrics = read_metrics(self.folder.eval_dir)
+        metrics = read_demo_metrics(self.folder.eval_dir)
         if record is not None and record.done and record.note == models_key and metrics:
             log.info("evaluate: done in an earlier run (%.0f s), skipped", record.seconds)
             return metrics

@@ -13,14 +13,14 @@ from pathlib import Path
 
 from fullglow.demo.config import DemoConfig
 from fullglow.demo.folder import MARKER_FILE, StageRecord, read_marker
-from fullglow.demo.results import TRANSFER_IMAGES, DemoMetrics, read_metrics
+from fullglow.demo.results import TRANSFER_IMAGES, DemoMetrics, read_demo_metrics
 from fullglow.demo.svg import PALETTE, Series, line_chart
 from fullglow.errors import UserInputError
 from fullglow.evaluation.report import METRICS, EvaluationReport, TemperatureResult
-from fullglow.evaluation.runs import display_name
 from fullglow.evaluation.tables import bpd_cell, percent, temperature_cell
 from fullglow.files import atomic_write_text
-from fullglow.training.metrics_log import read_metrics as read_training_log
+from fullglow.training.metrics_log import read_training_log
+from fullglow.training.runs import display_name
 
 REPORT_FILE = "report.html"
 
@@ -278,7 +278,7 @@ def render_report(root: Path) -> str:
     if not marker.is_file():
         raise UserInputError(f"{root} is not a demo folder (no {MARKER_FILE})")
     config, stages = read_marker(marker)
-    metrics = read_metrics(root / "eval")
+    metrics = read_demo_metrics(root / "eval")
     height, width = config.image_size
     when = datetime.datetime.now().strftime("%Y-%m-%d %H:%M")
     complete = metrics is not None and all(s.done for s in stages.values())

@@ -129,7 +129,7 @@ class DemoMetrics:
             raise UserInputError(f"{where}: malformed demo metrics ({err!r})") from None
 
 
-def read_metrics(eval_dir: Path) -> DemoMetrics | None:
+def read_demo_metrics(eval_dir: Path) -> DemoMetrics | None:
     """The metrics of a finished evaluation stage, or None when there are none yet."""
     path = eval_dir / METRICS_FILE
     if not path.is_file():

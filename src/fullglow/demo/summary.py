@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from fullglow.demo.pipeline import DemoResult
-from fullglow.evaluation.runs import display_name
 from fullglow.evaluation.tables import bpd_cell
+from fullglow.training.runs import display_name
 
 
 def summary_text(result: DemoResult) -> str:

@@ -27,20 +27,15 @@ from fullglow.evaluation.evaluate import (
     Segmenter,
     evaluate_model,
     prepare_segmenter,
-    read_report,
-    write_report,
+    read_evaluation,
+    write_evaluation,
 )
-from fullglow.evaluation.figures import (
-    FigureColumn,
-    compose_figure,
-    model_column,
-    model_title,
-    real_columns,
-)
+from fullglow.evaluation.figures import model_column, model_title, real_columns
 from fullglow.evaluation.report import EvaluationReport, TemperatureResult
-from fullglow.evaluation.runs import LoadedRun, load_run
-from fullglow.evaluation.sampling import open_split
 from fullglow.evaluation.tables import model_rows, table1
+from fullglow.synthesis.sheet import FigureColumn, compose_figure
+from fullglow.synthesis.splits import open_dataset_split
+from fullglow.training.runs import LoadedRun, load_run
 
 log = logging.getLogger(__name__)
 
@@ -115,14 +110,14 @@ def _report_for(
     stored, reason = None, "no stored metrics"
     if path.is_file():
         try:
-            stored = read_report(path)
+            stored = read_evaluation(path)
             reason = mismatch(stored, run, data, split, segmenter, settings)
         except UserInputError as err:
             reason = str(err)
     if stored is not None and reason is None and stored.at(temperature) is not None:
         log.info("%s: reusing %s", run.path, path)
         return stored
-    dataset = open_split(data, split, run.image_size)
+    dataset = open_dataset_split(data, split, run.image_size)
     one = dataclasses.replace(settings, temperatures=(temperature,))
     figure = None
     if stored is not None and reason is None:
@@ -138,7 +133,7 @@ def _report_for(
         if path.is_file():
             log.warning("%s: evaluating again and replacing %s (%s)", run.path, path, reason)
         report = evaluate_model(run, dataset, segmenter, one)
-    write_report(report, run.path / EVAL_FOLDER, temperature, figure)
+    write_evaluation(report, run.path / EVAL_FOLDER, temperature, figure)
     return report
 
 
@@ -188,7 +183,7 @@ def compare_runs(
         segmenter = segmenters[run.image_size]
         reports.append(_report_for(run, data, split, segmenter, settings, temperature))
         if figure_rows:
-            dataset = open_split(data, split, run.image_size)
+            dataset = open_dataset_split(data, split, run.image_size)
             if not real:
                 real = real_columns(dataset, figure_rows)
             samples.append(

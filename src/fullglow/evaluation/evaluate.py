@@ -5,7 +5,7 @@ on the model's device), the segmenter labels the photo, and one confusion matrix
 accumulated over the split against the ground-truth train ids (ignore index 255). The FCN scores
 of each matrix are the round's scores; a temperature reports their mean ± std over rounds. The
 real photos go through the same segmenter for the ceiling ("Ground-truth") row. All of this is
-one pass over the data; the conditional BPD (`fullglow.evaluation.likelihood`) is a second one.
+one pass over the data; the conditional BPD (`fullglow.evaluation.bpd`) is a second one.
 
 `evaluate_run` writes `RUN/eval/` with `metrics.json` (`EvaluationReport.to_json`), `table1.md`,
 `table2.md` and `samples.png` (the first labels, their photos and the samples at each temperature:
@@ -30,31 +30,9 @@ from tqdm import tqdm
 from fullglow.data.cityscapes import CityscapesDataset
 from fullglow.data.image_io import write_png
 from fullglow.errors import UserInputError
+from fullglow.evaluation.bpd import conditional_bpd
 from fullglow.evaluation.figures import temperatures_figure
-from fullglow.evaluation.images import (
-    cityscapes_photo_path,
-    displayable,
-    diverged_samples,
-    read_photo,
-)
-from fullglow.evaluation.likelihood import conditional_bpd
-from fullglow.evaluation.metrics import NUM_CLASSES, SegmentationScores, confusion_matrix
 from fullglow.evaluation.report import EvaluationReport, RoundScores, TemperatureResult
-from fullglow.evaluation.runs import LoadedRun, load_run, weights_fingerprint
-from fullglow.evaluation.sampling import (
-    PAPER_TEMPERATURES,
-    batch_generator,
-    check_image_size,
-    generate,
-    model_device,
-    open_split,
-    sequential_loader,
-    side_input,
-    temperatures_of,
-    to_model,
-)
-from fullglow.evaluation.segmenter import predict
-from fullglow.evaluation.segmenter_io import check_segmenter, load_segmenter
 from fullglow.evaluation.tables import (
     describe,
     shown_temperature,
@@ -63,6 +41,27 @@ from fullglow.evaluation.tables import (
     temperature_cell,
 )
 from fullglow.files import staged_directory
+from fullglow.metrics import NUM_CLASSES, SegmentationScores, confusion_matrix
+from fullglow.segmenter.loading import check_segmenter, load_segmenter
+from fullglow.segmenter.network import predict
+from fullglow.synthesis.generation import (
+    PAPER_TEMPERATURES,
+    check_image_size,
+    generate,
+    model_device,
+    side_input,
+    temperatures_of,
+    to_model,
+)
+from fullglow.synthesis.images import (
+    cityscapes_photo_path,
+    displayable,
+    diverged_samples,
+    read_photo,
+)
+from fullglow.synthesis.seeds import batch_generator
+from fullglow.synthesis.splits import open_dataset_split, sequential_loader
+from fullglow.training.runs import LoadedRun, load_run, weights_fingerprint
 
 log = logging.getLogger(__name__)
 
@@ -79,7 +78,7 @@ class EvaluationSettings:
         temperatures: sampling temperatures (ignored for pix2pix, which has one "—" row).
         rounds: sampling rounds per temperature (the paper: 3).
         batch_size: labels per model call. num_workers: DataLoader worker processes.
-        seed: seeds the sampling noise (see `fullglow.evaluation.sampling`) and the BPD's
+        seed: seeds the sampling noise (see `fullglow.synthesis.seeds`) and the BPD's
             dequantization noise. bpd_draws: dequantization draws averaged per photo.
         compute_bpd: False skips the BPD (the report then holds None).
         figure_rows: labels shown in `samples.png` (at most the split's size and the batch
@@ -243,7 +242,7 @@ def evaluate_model(
     )
 
 
-def write_report(
+def write_evaluation(
     report: EvaluationReport,
     out_dir: str | Path,
     table_temperature: float = 1.0,
@@ -274,8 +273,8 @@ def write_report(
     return Path(out_dir)
 
 
-def read_report(path: str | Path) -> EvaluationReport:
-    """Parse a `metrics.json` written by `write_report`.
+def read_evaluation(path: str | Path) -> EvaluationReport:
+    """Parse a `metrics.json` written by `write_evaluation`.
 
     Raises:
         UserInputError: missing or malformed file.
@@ -302,7 +301,7 @@ def evaluate_run(
     """Load a run, evaluate it on `data`'s `split` and write `RUN/eval/` (see the module)."""
     settings = settings or EvaluationSettings()
     run = load_run(run_dir, checkpoint, device)
-    dataset = open_split(data, split, run.image_size)
+    dataset = open_dataset_split(data, split, run.image_size)
     segmenter = prepare_segmenter(segmenter_path, run.image_size, device)
     report = evaluate_model(run, dataset, segmenter, settings)
     rows = min(settings.figure_rows, len(dataset), settings.batch_size)
@@ -316,7 +315,7 @@ def evaluate_run(
         figure = temperatures_figure(
             run, dataset, rows, settings.temperatures, settings.batch_size, settings.seed
         )
-    write_report(report, run.path / EVAL_FOLDER, figure=figure)
+    write_evaluation(report, run.path / EVAL_FOLDER, figure=figure)
     log.info("wrote %s", run.path / EVAL_FOLDER / METRICS_FILE)
     return report
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from fullglow.errors import UserInputError
-from fullglow.evaluation.metrics import SegmentationScores
+from fullglow.metrics import SegmentationScores
 
 FORMAT = "fullglow-eval/1"
 METRICS = ("pixel_accuracy", "class_accuracy", "mean_iou")
@@ -33,10 +33,10 @@ class MeanStd:
 
 @dataclass(frozen=True)
 class RoundScores:
-    """The three FCN scores of one pass over the split (see `fullglow.evaluation.metrics`).
+    """The three FCN scores of one pass over the split (see `fullglow.metrics`).
 
     `diverged`: how many of the round's samples hold a NaN or infinite value (the flow's inverse
-    overflowed); they are scored as they are written (`fullglow.evaluation.images.displayable`:
+    overflowed); they are scored as they are written (`fullglow.synthesis.images.displayable`:
     non-finite values as 0, the rest clamped to [0, 1]). None where it is not known: real
     photos, and photos read back from disk.
     """

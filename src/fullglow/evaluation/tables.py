@@ -19,7 +19,7 @@ from fullglow.evaluation.report import (
     RoundScores,
     TemperatureResult,
 )
-from fullglow.evaluation.runs import display_name
+from fullglow.training.runs import display_name
 
 DASH = "—"
 

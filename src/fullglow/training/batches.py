@@ -18,7 +18,7 @@ import torch
 from torch import Tensor
 from torch.utils.data import Dataset, DistributedSampler, Sampler, default_collate
 
-from fullglow.data.sample import Sample
+from fullglow.data.item import Sample
 from fullglow.errors import UserInputError
 from fullglow.likelihood import dequantize
 from fullglow.training.config import TrainConfig

@@ -23,7 +23,7 @@ def _json_number(value: Any) -> Any:
     return value
 
 
-def read_metrics(run_dir: Path) -> list[dict[str, Any]]:
+def read_training_log(run_dir: Path) -> list[dict[str, Any]]:
     """Every record of `RUN/metrics.jsonl`, in order."""
     path = run_dir / METRICS_FILE
     if not path.is_file():
@@ -36,7 +36,7 @@ class MetricsLog:
 
     def __init__(self, run_dir: Path, resume_step: int) -> None:
         self.path = run_dir / METRICS_FILE
-        kept = [r for r in read_metrics(run_dir) if r.get("step", 0) <= resume_step]
+        kept = [r for r in read_training_log(run_dir) if r.get("step", 0) <= resume_step]
         atomic_write_text(self.path, "".join(json.dumps(r) + "\n" for r in kept))
         self._file = open(self.path, "a", encoding="utf-8")  # noqa: SIM115 (closed in close())
         self._tensorboard = _tensorboard_writer(run_dir / "tensorboard", resume_step)

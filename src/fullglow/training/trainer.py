@@ -50,7 +50,7 @@ from fullglow.training.config import CONFIG_FILE, TrainConfig, reconcile_config
 from fullglow.training.initial import data_initialize, model_config, seeded_model
 from fullglow.training.metrics_log import MetricsLog
 from fullglow.training.objectives import Objective, StepOutcome, make_objective
-from fullglow.training.validation import sample_grid, validate, write_png
+from fullglow.training.validation import sample_grid, validate, write_grid_png
 
 log = logging.getLogger(__name__)
 
@@ -500,7 +500,7 @@ class _Run:
             )  # fmt: skip
         )
         grid = sample_grid(self.module, batch, seed=self.config.seed)
-        write_png(self.run_dir / SAMPLES_DIR / f"step_{self.step:08d}.png", grid)
+        write_grid_png(self.run_dir / SAMPLES_DIR / f"step_{self.step:08d}.png", grid)
 
     def _payload(self) -> dict[str, Any]:
         """The checkpoint of the current state (collective: every rank contributes its RNG)."""

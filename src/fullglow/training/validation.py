@@ -58,7 +58,7 @@ def sample_grid(module: nn.Module, batch: Batch, seed: int) -> Tensor:
     return torch.cat(list(rows), dim=1)  # (3, B*H, 4W)
 
 
-def write_png(path: Path, image: Tensor) -> None:
+def write_grid_png(path: Path, image: Tensor) -> None:
     """Write a `(3, H, W)` image in [0, 1] as an 8-bit PNG, atomically."""
     array = (image.detach().float().clamp(0, 1) * 255.0).round().to(torch.uint8)
     pixels = np.ascontiguousarray(array.permute(1, 2, 0).cpu().numpy())

@@ -12,8 +12,8 @@ from fullglow.cli.commands.sample import (
     add_run_option,
     load_run_from_args,
 )
-from fullglow.evaluation.augment import augment_dataset
-from fullglow.evaluation.sampling import open_split
+from fullglow.synthesis.augment import augment_dataset
+from fullglow.synthesis.splits import open_dataset_split
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -39,7 +39,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     loaded = load_run_from_args(args)
-    labels = open_split(args.labels, args.split, loaded.image_size, require_photos=False)
+    labels = open_dataset_split(args.labels, args.split, loaded.image_size, require_photos=False)
     summary = augment_dataset(
         loaded.model,
         labels,

@@ -9,8 +9,8 @@ from pathlib import Path
 from fullglow.cli.commands.evaluate import add_evaluation_options, settings_from_args
 from fullglow.cli.commands.sample import add_model_options
 from fullglow.evaluation.compare import compare_runs
-from fullglow.evaluation.images import atomic_png
 from fullglow.files import atomic_write_text
+from fullglow.synthesis.images import atomic_png
 from fullglow.training.distributed import resolve_device
 
 

@@ -19,7 +19,6 @@ from fullglow.evaluation.evaluate import (
     prepare_segmenter,
     score_saved_samples,
 )
-from fullglow.evaluation.sampling import PAPER_TEMPERATURES
 from fullglow.evaluation.tables import (
     METRICS,
     describe,
@@ -29,6 +28,7 @@ from fullglow.evaluation.tables import (
     table1,
     table2,
 )
+from fullglow.synthesis.generation import PAPER_TEMPERATURES
 from fullglow.training.distributed import resolve_device
 
 

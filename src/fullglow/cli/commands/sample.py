@@ -10,9 +10,10 @@ import argparse
 import sys
 from pathlib import Path
 
-from fullglow.evaluation.runs import LoadedRun, load_run
-from fullglow.evaluation.sampling import open_split, sample_split
+from fullglow.synthesis.sampling import sample_split
+from fullglow.synthesis.splits import open_dataset_split
 from fullglow.training.distributed import resolve_device
+from fullglow.training.runs import LoadedRun, load_run
 
 
 def add_run_option(parser: argparse.ArgumentParser, required: bool = True) -> None:
@@ -71,7 +72,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     loaded = load_run_from_args(args)
-    dataset = open_split(args.data, args.split, loaded.image_size, require_photos=False)
+    dataset = open_dataset_split(args.data, args.split, loaded.image_size, require_photos=False)
     summary = sample_split(
         loaded.model,
         dataset,

@@ -10,8 +10,8 @@ import torch
 
 from fullglow.cli.args import image_size
 from fullglow.data import CityscapesDataset
-from fullglow.evaluation.segmenter import SegmenterConfig
-from fullglow.evaluation.segmenter_training import (
+from fullglow.segmenter.network import SegmenterConfig
+from fullglow.segmenter.training import (
     DEFAULT_BATCH_SIZE,
     DEFAULT_CLASS_BALANCE,
     DEFAULT_LR,

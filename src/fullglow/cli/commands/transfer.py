@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 from fullglow.cli.commands.sample import load_run_from_args
-from fullglow.evaluation.transfer import transfer_files
+from fullglow.synthesis.transfer import transfer_files
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

@@ -21,14 +21,10 @@ from tqdm import tqdm
 
 from fullglow.data.cityscapes import CityscapesDataset
 from fullglow.errors import UserInputError
-from fullglow.evaluation.sampling import (
-    check_image_size,
-    derive_seed,
-    sequential_loader,
-    side_input,
-    to_model,
-)
 from fullglow.likelihood import bits_per_dim, dequantize
+from fullglow.synthesis.generation import check_image_size, side_input, to_model
+from fullglow.synthesis.seeds import derive_seed
+from fullglow.synthesis.splits import sequential_loader
 
 
 @dataclass(frozen=True)

@@ -3,8 +3,8 @@
 The paper (section 5) runs a PSPNet trained on real Cityscapes photos on the synthesized ones and
 compares its prediction with the label the photo was synthesized from. Pretrained weights cannot be
 downloaded here, so this network is small enough to be trained from scratch on the training photos
-(`fullglow.evaluation.segmenter_training`); any other network can stand in through a TorchScript
-file (`fullglow.evaluation.segmenter_io.load_segmenter`).
+(`fullglow.segmenter.training`); any other network can stand in through a TorchScript
+file (`fullglow.segmenter.loading.load_segmenter`).
 
 Architecture, for a photo `(B, 3, H, W)` in [0, 1]:
     stem        conv3x3 stride 2 -> conv3x3, `width` channels                     (H/2, W/2)
@@ -35,7 +35,7 @@ from torch.utils.data import DataLoader, Dataset
 
 from fullglow.data.labels import NUM_CLASSES
 from fullglow.errors import UserInputError
-from fullglow.evaluation.metrics import SegmentationScores, confusion_matrix
+from fullglow.metrics import SegmentationScores, confusion_matrix
 
 
 @dataclass(frozen=True)

@@ -26,8 +26,8 @@ from torch import nn
 
 from fullglow.data.labels import NUM_CLASSES
 from fullglow.errors import UserInputError
-from fullglow.evaluation.segmenter import PSPNet, SegmenterConfig
 from fullglow.files import staged_directory
+from fullglow.segmenter.network import PSPNet, SegmenterConfig
 
 WEIGHTS_FILE = "segmenter.safetensors"
 CONFIG_FILE = "segmenter.json"

@@ -35,15 +35,15 @@ from fullglow.data.cityscapes import (
     PHOTO_SUFFIX,
 )
 from fullglow.data.image_io import read_instance_ids, read_label_ids, read_rgb
+from fullglow.data.item import Sample, instance_boundaries, make_sample
 from fullglow.data.labels import colours_to_label_ids, label_ids_to_colours, label_ids_to_train_ids
 from fullglow.data.resizing import resize_nearest, resize_photo
-from fullglow.data.sample import Sample, instance_boundaries, make_sample
 from fullglow.errors import UserInputError
-from fullglow.evaluation.figures import FigureColumn, compose_figure
-from fullglow.evaluation.images import atomic_png, diverged_samples, photo_tensor, to_uint8
-from fullglow.evaluation.runs import LoadedRun
-from fullglow.evaluation.sampling import side_input, to_model
 from fullglow.files import check_new_output
+from fullglow.synthesis.generation import side_input, to_model
+from fullglow.synthesis.images import atomic_png, diverged_samples, photo_tensor, to_uint8
+from fullglow.synthesis.sheet import FigureColumn, compose_figure
+from fullglow.training.runs import LoadedRun
 
 log = logging.getLogger(__name__)
 

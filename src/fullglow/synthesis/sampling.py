@@ -1,9 +1,9 @@
-"""Synthesizing photos for every label of a split, batched, in the Cityscapes layout.
+"""Synthesizing photos for every label of a split, batched, written in the Cityscapes layout.
 
-Randomness is tied to the data, not to the loop: the noise of batch `b` in round `r` comes from a
-generator seeded with `derive_seed(seed, r, b)`. Hence a round is reproducible on its own, and
-every temperature of a sweep decodes the same standard-normal draws `eps` scaled by `T` (a flow
-samples `z = mean + T * sd * eps` at every level), so temperatures differ only by `T`.
+Batch `b` of round `r` draws its noise from `fullglow.synthesis.seeds.batch_generator(device, seed,
+r, b)`: a round is reproducible on its own, and every temperature of a sweep decodes the same
+standard-normal draws `eps` scaled by `T` (a flow samples `z = mean + T * sd * eps` at every
+level), so temperatures differ only by `T`.
 """
 
 from __future__ import annotations
@@ -16,128 +16,28 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import torch
-from torch import Tensor, nn
+from torch import nn
 from torch.utils.data import DataLoader
 from tqdm import tqdm
 
 from fullglow.data.cityscapes import CityscapesDataset, CityscapesRecord
 from fullglow.data.image_io import write_png
-from fullglow.data.sample import Sample
+from fullglow.data.item import Sample
 from fullglow.errors import UserInputError
-from fullglow.evaluation.images import cityscapes_photo_path, diverged_samples, to_uint8
 from fullglow.files import staged_directory
+from fullglow.synthesis.generation import (
+    check_image_size,
+    generate,
+    model_device,
+    side_input,
+    temperatures_of,
+    to_model,
+)
+from fullglow.synthesis.images import cityscapes_photo_path, diverged_samples, to_uint8
+from fullglow.synthesis.seeds import batch_generator
+from fullglow.synthesis.splits import sequential_loader
 
 log = logging.getLogger(__name__)
-
-PAPER_TEMPERATURES = tuple(round(0.1 * k, 1) for k in range(11))
-"""The paper's Table 2 sweep: T = 0.0, 0.1, ..., 1.0."""
-
-
-def derive_seed(*parts: int) -> int:
-    """A 63-bit seed mixed from integers (NumPy's `SeedSequence`): nearby inputs, unrelated seeds."""
-    state = np.random.SeedSequence([int(p) for p in parts]).generate_state(1, np.uint64)[0]
-    return int(state) >> 1
-
-
-def batch_generator(
-    device: torch.device, seed: int, round_index: int, batch_index: int
-) -> torch.Generator:
-    """The generator of one batch of one round, on `device` (see the module docstring)."""
-    return torch.Generator(device=device).manual_seed(derive_seed(seed, round_index, batch_index))
-
-
-def model_device(model: nn.Module) -> torch.device:
-    """The device of a model's first parameter (CPU for a model without parameters)."""
-    for parameter in model.parameters():
-        return parameter.device
-    return torch.device("cpu")
-
-
-def to_model(model: nn.Module, tensor: Tensor) -> Tensor:
-    """`tensor` on the model's device, in the model's floating dtype (runs may train in float64)."""
-    for parameter in model.parameters():
-        if parameter.is_floating_point():
-            return tensor.to(device=parameter.device, dtype=parameter.dtype)
-    return tensor.to(model_device(model))
-
-
-def side_input(model: nn.Module, boundary: Tensor) -> Tensor | None:
-    """The side information the model was built for: the boundary map `(B, 1, H, W)` or None."""
-    return boundary if getattr(model.config, "side_channels", 0) else None
-
-
-def temperatures_of(
-    model: nn.Module, temperatures: Sequence[float | None]
-) -> tuple[float | None, ...]:
-    """The temperatures to run: `temperatures` for a flow, `(None,)` for pix2pix (a GAN has no
-    latent temperature; its one row is labelled "—").
-
-    Raises:
-        UserInputError: a flow with no temperature, or a missing, negative or non-finite one.
-    """
-    if not model.has_likelihood:
-        return (None,)
-    if not temperatures:
-        raise UserInputError("give at least one temperature")
-    for value in temperatures:
-        if value is None or not (np.isfinite(value) and value >= 0):
-            raise UserInputError(f"a flow's temperature must be a number >= 0, got {value}")
-    return tuple(float(t) for t in temperatures)
-
-
-@torch.no_grad()
-def generate(
-    model: nn.Module,
-    cond: Tensor,
-    side: Tensor | None,
-    temperature: float | None,
-    generator: torch.Generator,
-) -> Tensor:
-    """Photos `(B, 3, H, W)` for colour labels `cond` `(B, 3, H, W)`; `temperature` None for a GAN."""
-    if model.has_likelihood:
-        return model.sample(cond, temperature=temperature, generator=generator, side=side)
-    return model.sample(cond, generator=generator, side=side)
-
-
-def sequential_loader(dataset: CityscapesDataset, batch_size: int, num_workers: int) -> DataLoader:
-    """Batches of the dataset in its record order (so batch `b` holds records `b*B .. b*B+B-1`).
-
-    Raises:
-        UserInputError: the batch size is < 1 or the dataset is empty.
-    """
-    if batch_size < 1:
-        raise UserInputError(f"batch size must be >= 1, got {batch_size}")
-    if num_workers < 0:
-        raise UserInputError(f"num_workers must be >= 0, got {num_workers}")
-    if len(dataset) == 0:
-        raise UserInputError(f"{dataset.root}: split {dataset.split!r} holds no images")
-    return DataLoader(dataset, batch_size=batch_size, shuffle=False, num_workers=num_workers)
-
-
-def check_image_size(model: nn.Module, batch: Sample, where: str) -> None:
-    """Raise `UserInputError` unless the batch's images have the model's `(H, W)`."""
-    expected = tuple(model.config.image_size)
-    actual = tuple(batch.label_colour.shape[-2:])
-    if actual != expected:
-        raise UserInputError(
-            f"{where}: images are {actual[0]}x{actual[1]}, the model generates "
-            f"{expected[0]}x{expected[1]}; load the data at the model's size"
-        )
-
-
-def open_split(
-    root: str | Path, split: str, image_size: tuple[int, int], require_photos: bool = True
-) -> CityscapesDataset:
-    """A split of a Cityscapes-layout dataset resized to `image_size` (the model's).
-
-    Raises:
-        UserInputError: the folder or split is missing or holds no frames.
-    """
-    dataset = CityscapesDataset(root, split, image_size=image_size, require_photos=require_photos)
-    if len(dataset) == 0:
-        raise UserInputError(f"{root}: split {split!r} holds no images")
-    return dataset
 
 
 class ImageWriter:

@@ -29,9 +29,9 @@ from tqdm import tqdm
 
 from fullglow.data.labels import IGNORE_INDEX
 from fullglow.errors import UserInputError
-from fullglow.evaluation.metrics import SegmentationScores
-from fullglow.evaluation.segmenter import PSPNet, SegmenterConfig, evaluate_segmenter
-from fullglow.evaluation.segmenter_io import check_output_path, save_segmenter
+from fullglow.metrics import SegmentationScores
+from fullglow.segmenter.loading import check_output_path, save_segmenter
+from fullglow.segmenter.network import PSPNet, SegmenterConfig, evaluate_segmenter
 
 log = logging.getLogger(__name__)
 

@@ -12,7 +12,7 @@ OUT/gtFine/{split}/{city}/{stem}-s{k}_gtFine_instanceIds.png        (when the in
 at the model's image size (labels resized with nearest neighbour), so `CityscapesDataset(OUT,
 split)` or any Cityscapes segmentation trainer reads it. The `-s{k}` suffix keeps the official
 `{city}_{seq}_{frame}` stem parseable (it extends the frame field). Sample `k` of batch `b` uses
-the noise of round `k` (see `fullglow.evaluation.sampling`). A sample whose values are not all
+the noise of round `k` (see `fullglow.synthesis.seeds`). A sample whose values are not all
 finite (the flow's inverse diverged) is left out with its labels, and counted in the summary.
 """
 
@@ -38,20 +38,19 @@ from fullglow.data.image_io import read_instance_ids
 from fullglow.data.labels import label_ids_to_colours
 from fullglow.data.resizing import resize_nearest
 from fullglow.errors import UserInputError
-from fullglow.evaluation.images import cityscapes_photo_path, diverged_samples, to_uint8
-from fullglow.evaluation.sampling import (
-    ImageWriter,
-    batch_generator,
-    batches_with_records,
+from fullglow.files import staged_directory
+from fullglow.synthesis.generation import (
     check_image_size,
     generate,
     model_device,
-    sequential_loader,
     side_input,
     temperatures_of,
     to_model,
 )
-from fullglow.files import staged_directory
+from fullglow.synthesis.images import cityscapes_photo_path, diverged_samples, to_uint8
+from fullglow.synthesis.sampling import ImageWriter, batches_with_records
+from fullglow.synthesis.seeds import batch_generator
+from fullglow.synthesis.splits import sequential_loader
 
 log = logging.getLogger(__name__)
 
@@ -103,7 +102,7 @@ def augment_dataset(
 ) -> AugmentSummary:
     """Generate `per_label` photos for each label of `labels` and write the dataset (see module).
 
-    `labels` must be loaded at the model's size (`open_split(..., require_photos=False)`).
+    `labels` must be loaded at the model's size (`open_dataset_split(..., require_photos=False)`).
 
     Raises:
         UserInputError: `per_label` < 1, an empty split, labels of another size than the

@@ -1,0 +1,81 @@
+"""Calling a model to generate: its device and dtype, the side input it was built for, the image
+size it generates, and the temperatures it takes (none for a GAN).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+
+from fullglow.data.item import Sample
+from fullglow.errors import UserInputError
+
+PAPER_TEMPERATURES = tuple(round(0.1 * k, 1) for k in range(11))
+"""The paper's Table 2 sweep: T = 0.0, 0.1, ..., 1.0."""
+
+
+def model_device(model: nn.Module) -> torch.device:
+    """The device of a model's first parameter (CPU for a model without parameters)."""
+    for parameter in model.parameters():
+        return parameter.device
+    return torch.device("cpu")
+
+
+def to_model(model: nn.Module, tensor: Tensor) -> Tensor:
+    """`tensor` on the model's device, in the model's floating dtype (runs may train in float64)."""
+    for parameter in model.parameters():
+        if parameter.is_floating_point():
+            return tensor.to(device=parameter.device, dtype=parameter.dtype)
+    return tensor.to(model_device(model))
+
+
+def side_input(model: nn.Module, boundary: Tensor) -> Tensor | None:
+    """The side information the model was built for: the boundary map `(B, 1, H, W)` or None."""
+    return boundary if getattr(model.config, "side_channels", 0) else None
+
+
+def temperatures_of(
+    model: nn.Module, temperatures: Sequence[float | None]
+) -> tuple[float | None, ...]:
+    """The temperatures to run: `temperatures` for a flow, `(None,)` for pix2pix (a GAN has no
+    latent temperature; its one row is labelled "—").
+
+    Raises:
+        UserInputError: a flow with no temperature, or a missing, negative or non-finite one.
+    """
+    if not model.has_likelihood:
+        return (None,)
+    if not temperatures:
+        raise UserInputError("give at least one temperature")
+    for value in temperatures:
+        if value is None or not (np.isfinite(value) and value >= 0):
+            raise UserInputError(f"a flow's temperature must be a number >= 0, got {value}")
+    return tuple(float(t) for t in temperatures)
+
+
+@torch.no_grad()
+def generate(
+    model: nn.Module,
+    cond: Tensor,
+    side: Tensor | None,
+    temperature: float | None,
+    generator: torch.Generator,
+) -> Tensor:
+    """Photos `(B, 3, H, W)` for colour labels `cond` `(B, 3, H, W)`; `temperature` None for a GAN."""
+    if model.has_likelihood:
+        return model.sample(cond, temperature=temperature, generator=generator, side=side)
+    return model.sample(cond, generator=generator, side=side)
+
+
+def check_image_size(model: nn.Module, batch: Sample, where: str) -> None:
+    """Raise `UserInputError` unless the batch's images have the model's `(H, W)`."""
+    expected = tuple(model.config.image_size)
+    actual = tuple(batch.label_colour.shape[-2:])
+    if actual != expected:
+        raise UserInputError(
+            f"{where}: images are {actual[0]}x{actual[1]}, the model generates "
+            f"{expected[0]}x{expected[1]}; load the data at the model's size"
+        )
