@@ -210,3 +210,15 @@ def snap_colour_label(colours: np.ndarray, settings: SnapSettings | None = None)
         rgb_distance=palette_distance(colours),
         changed=cleaned != index,
     )
+
+
+def near_class_edges(label_ids: np.ndarray, radius: int) -> np.ndarray:
+    """`(H, W)` ids -> `(H, W)` bool: pixels with a different id within Chebyshev distance
+    `radius` (the band along class edges where lossy labels are ambiguous)."""
+    height, width = label_ids.shape
+    padded = np.pad(label_ids, radius, mode="edge")
+    near = np.zeros(label_ids.shape, dtype=bool)
+    for dy in range(2 * radius + 1):
+        for dx in range(2 * radius + 1):
+            near |= padded[dy : dy + height, dx : dx + width] != label_ids
+    return near
