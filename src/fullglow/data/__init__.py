@@ -3,6 +3,8 @@
 - `CityscapesDataset`: Cityscapes in its official layout, or what `synthesize_dataset` writes.
 - `PairedFolderDataset`: pix2pix-style paired images (aligned `A|B`, or folders `A/` and `B/`).
 - `synthesize_dataset`: the built-in procedural street-scene generator.
+- `import_aligned_pairs`: pix2pix's aligned Cityscapes (photo | JPEG colour label) written as the
+  official layout, with class ids snapped from the colours (`fullglow.data.palette_snap`).
 
 All yield `Sample`s; `fullglow.data.labels` holds the official label table and its look-ups.
 """
@@ -11,6 +13,7 @@ from fullglow.data.cityscapes import CityscapesDataset, CityscapesRecord
 from fullglow.data.item import Sample
 from fullglow.data.labels import IGNORE_INDEX, NUM_CLASSES
 from fullglow.data.paired import PairedFolderDataset, PairedRecord
+from fullglow.data.pix2pix_import import import_aligned_pairs
 from fullglow.data.resizing import validate_image_size
 from fullglow.data.synthetic import synthesize_dataset
 
@@ -22,6 +25,7 @@ __all__ = [
     "PairedFolderDataset",
     "PairedRecord",
     "Sample",
+    "import_aligned_pairs",
     "synthesize_dataset",
     "validate_image_size",
 ]

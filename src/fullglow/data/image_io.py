@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -12,16 +14,30 @@ from fullglow.errors import UserInputError
 IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp"})
 
 
-def _open(path: Path) -> Image.Image:
-    """Open and fully decode `path`, so a truncated file fails here and not later."""
+@contextmanager
+def _opened(path: Path) -> Iterator[Image.Image]:
+    """`Image.open(path)`, with a missing or unreadable file (also while the block decodes it)
+    turned into a `UserInputError` naming `path`."""
     try:
         with Image.open(path) as image:
-            image.load()
-            return image
+            yield image
     except FileNotFoundError:
         raise UserInputError(f"{path}: file not found") from None
     except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as err:
         raise UserInputError(f"{path}: cannot read the image ({err})") from None
+
+
+def _open(path: Path) -> Image.Image:
+    """Open and fully decode `path`, so a truncated file fails here and not later."""
+    with _opened(path) as image:
+        image.load()
+        return image
+
+
+def read_size(path: Path) -> tuple[int, int]:
+    """The `(H, W)` of an image file, from its header alone (nothing is decoded)."""
+    with _opened(path) as image:
+        return image.height, image.width
 
 
 def read_rgb(path: Path) -> np.ndarray:
