@@ -31,6 +31,15 @@ def _mean_sd(values: list[float]) -> tuple[float, float | None]:
     return float(np.mean(values)), (float(np.std(values, ddof=1)) if len(values) > 1 else None)
 
 
+def _nan_mean_columns(values: list[list[float]]) -> list[float]:
+    """Column means over the finite entries; NaN where a column has none."""
+    array = np.array(values, dtype=np.float64)
+    finite = np.isfinite(array)
+    counts = finite.sum(axis=0)
+    sums = np.where(finite, array, 0.0).sum(axis=0)
+    return [float(s / c) if c else float("nan") for s, c in zip(sums, counts, strict=True)]
+
+
 def _row_scores(root: Path, row: str, seeds: int) -> list[dict]:
     paths = [root / "scores" / f"{row}-s{s}.json" for s in range(seeds)]
     return [json.loads(p.read_text()) for p in paths if p.is_file()]
@@ -52,9 +61,8 @@ def summarize(study: Any) -> dict[str, Any]:
         gain, gain_sd = _mean_sd(gains)
         if row == "oracle":
             oracle_gain = gain
-        per_class = np.nanmean(
-            np.array([[np.nan if v is None else v for v in s["per_class_iou"]] for s in scores]),
-            axis=0,
+        per_class = _nan_mean_columns(
+            [[np.nan if v is None else v for v in s["per_class_iou"]] for s in scores]
         )
         entry: dict[str, Any] = {
             "row": row, "val_miou": mious, "mean": mean, "sd": sd,
