@@ -413,7 +413,7 @@ def test_diverged_samples_are_counted_reported_and_left_out_of_augmentation(
     aug = augment_dataset(
         DivergingModel(), labels, tmp_path / "aug", per_label=2, temperature=1.0, batch_size=batch
     )
-    assert (aug.skipped, aug.n_images) == (2 * first_of_batch, 2 * (n - first_of_batch))
+    assert (aug.diverged, aug.n_images) == (2 * first_of_batch, 2 * (n - first_of_batch))
     written = open_dataset_split(tmp_path / "aug", "val", SIZE)
     expected = sorted(
         f"{r.stem}-s{k}" for i, r in enumerate(labels.records) if i % batch for k in range(2)

@@ -24,13 +24,14 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 from torch import Tensor
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import ConcatDataset, DataLoader, Dataset
 from tqdm import tqdm
 
 from fullglow.data.labels import IGNORE_INDEX
 from fullglow.errors import UserInputError
 from fullglow.metrics import SegmentationScores
 from fullglow.segmenter.loading import check_output_path, save_segmenter
+from fullglow.segmenter.mixing import MixedBatchSampler, default_extra_ratio
 from fullglow.segmenter.network import PSPNet, SegmenterConfig, evaluate_segmenter
 
 log = logging.getLogger(__name__)
@@ -145,8 +146,14 @@ def train_segmenter(
     out_dir: str | Path,
     val_dataset: Dataset | None = None,
     class_balance: float = DEFAULT_CLASS_BALANCE,
+    extra_dataset: Dataset | None = None,
+    extra_ratio: float | None = None,
 ) -> SegmenterReport:
     """Train a `PSPNet` on `fullglow.data.Sample`s, save it to `out_dir`, score it on `val_dataset`.
+
+    With `extra_dataset` (e.g. synthetic photos of `fullglow augment`), every batch mixes its
+    samples with the real ones at the share `extra_ratio` (default: by dataset size), see
+    `fullglow.segmenter.mixing`; validation stays on `val_dataset` alone.
 
     The photos must have `config.image_size`. Runs are reproducible for a `seed` on the CPU: the
     seed drives the initialisation, the shuffling and the dataset's random flips, inside a forked
@@ -174,13 +181,23 @@ def train_segmenter(
     with torch.random.fork_rng(devices=cuda_devices):
         torch.manual_seed(seed)
         model = PSPNet(config).to(device)
-        loader = DataLoader(
-            train_dataset,
-            batch_size=batch_size,
-            shuffle=True,
-            drop_last=len(train_dataset) >= batch_size,
-            generator=torch.Generator().manual_seed(seed),
-        )
+        if extra_dataset is None:
+            loader = DataLoader(
+                train_dataset,
+                batch_size=batch_size,
+                shuffle=True,
+                drop_last=len(train_dataset) >= batch_size,
+                generator=torch.Generator().manual_seed(seed),
+            )
+        else:
+            if extra_ratio is None:
+                extra_ratio = default_extra_ratio(len(train_dataset), len(extra_dataset))
+            sampler = MixedBatchSampler(
+                len(train_dataset), len(extra_dataset), batch_size, extra_ratio, steps, seed
+            )
+            loader = DataLoader(
+                ConcatDataset([train_dataset, extra_dataset]), batch_sampler=sampler
+            )
         start = time.perf_counter()
         losses = _optimise(model, loader, steps, lr, class_balance)
         seconds = time.perf_counter() - start
@@ -189,6 +206,8 @@ def train_segmenter(
         "steps": steps, "batch_size": batch_size, "lr": lr, "seed": seed,
         "class_balance": class_balance, "train_images": len(train_dataset),
     }  # fmt: skip
+    if extra_dataset is not None:
+        info.update(extra_images=len(extra_dataset), extra_ratio=extra_ratio)
     val_scores = None
     if val_dataset is not None:
         val_scores = evaluate_segmenter(model, val_dataset, batch_size)

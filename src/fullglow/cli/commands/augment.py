@@ -12,7 +12,10 @@ from fullglow.cli.commands.sample import (
     add_run_option,
     load_run_from_args,
 )
+from fullglow.segmenter.loading import load_segmenter
 from fullglow.synthesis.augment import augment_dataset
+from fullglow.synthesis.generation import model_device
+from fullglow.synthesis.selection import SELECTION_RULES
 from fullglow.synthesis.splits import open_dataset_split
 
 
@@ -32,7 +35,23 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     add_model_options(parser)
     parser.add_argument("--labels", type=Path, required=True, help="labels root (gtFine/ inside)")
     parser.add_argument("--split", default="train", help="split of the labels (default train)")
-    parser.add_argument("--per-label", type=int, default=1, help="photos per label (default 1)")
+    parser.add_argument(
+        "--per-label", type=int, default=1, help="candidates generated per label (default 1)"
+    )
+    parser.add_argument(
+        "--select", choices=SELECTION_RULES, default="all",
+        help="which candidates to keep: all, the most likely (flows) or those a judge segments "
+        "best (--judge); every candidate's scores go to OUT/scores.jsonl (default: all)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--keep", type=int, default=None,
+        help="candidates kept per label (default: all of them for --select all, else 1)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--judge", type=Path, default=None,
+        help="segmenter (directory, .pt2 or TorchScript) whose mean IoU against the label scores "
+        "each candidate",
+    )  # fmt: skip
     add_generation_options(parser, "output dataset root (new or empty)")
     parser.set_defaults(func=run)
 
@@ -40,6 +59,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     loaded = load_run_from_args(args)
     labels = open_dataset_split(args.labels, args.split, loaded.image_size, require_photos=False)
+    judge = (
+        None if args.judge is None else load_segmenter(args.judge).to(model_device(loaded.model))
+    )
+    keep = args.keep if args.keep is not None or args.select == "all" else 1
     summary = augment_dataset(
         loaded.model,
         labels,
@@ -50,10 +73,15 @@ def run(args: argparse.Namespace) -> int:
         seed=args.seed,
         num_workers=args.num_workers,
         overwrite=args.overwrite,
+        select=args.select,
+        keep=keep,
+        judge=judge,
     )
-    skipped = f"; left out {summary.skipped} that diverged" if summary.skipped else ""
+    diverged = f"; {summary.diverged} diverged" if summary.diverged else ""
     sys.stdout.write(
-        f"wrote {summary.n_images} photos with their labels to {summary.out_dir} "
-        f"(split {summary.split}, {summary.seconds:.0f} s{skipped})\n"
+        f"kept {summary.kept} of {summary.n_labels * summary.per_label} candidates with their "
+        f"labels in {summary.out_dir} (split {summary.split}, {summary.seconds:.0f} s, "
+        f"{summary.candidates_per_second:.1f} candidates/s{diverged}; scores in "
+        f"{summary.out_dir / 'scores.jsonl'})\n"
     )
     return 0

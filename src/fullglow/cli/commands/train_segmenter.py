@@ -7,9 +7,11 @@ import sys
 from pathlib import Path
 
 import torch
+from torch.utils.data import ConcatDataset
 
 from fullglow.cli.args import image_size
 from fullglow.data import CityscapesDataset
+from fullglow.errors import UserInputError
 from fullglow.segmenter.network import SegmenterConfig
 from fullglow.segmenter.training import (
     DEFAULT_BATCH_SIZE,
@@ -18,6 +20,7 @@ from fullglow.segmenter.training import (
     DEFAULT_STEPS,
     train_segmenter,
 )
+from fullglow.synthesis.augment import check_complete_augment
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -32,6 +35,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--data", type=Path, required=True, help="dataset root (Cityscapes layout)")
     parser.add_argument("--out", type=Path, required=True, help="segmenter directory to write")
+    parser.add_argument(
+        "--extra", type=Path, action="append", default=[], metavar="AUG",
+        help="also train on the train split of this dataset (e.g. `fullglow augment`'s output); "
+        "repeat for several; scoring stays on --data's val split",
+    )  # fmt: skip
+    parser.add_argument(
+        "--extra-ratio", type=float, default=None, metavar="R",
+        help="share of --extra samples in every batch (default: by dataset size)",
+    )  # fmt: skip
     parser.add_argument(
         "--image-size", type=image_size, default=None, metavar="HxW",
         help="resize photos and labels to HxW (default: the dataset's own size)",
@@ -67,14 +79,29 @@ def run(args: argparse.Namespace) -> int:
     train = CityscapesDataset(args.data, split="train", image_size=args.image_size, flip=True)
     val = CityscapesDataset(args.data, split="val", image_size=args.image_size)
     size = args.image_size or tuple(train[0].photo.shape[-2:])
+    extra = _extra_datasets(args.extra, size)
+    if args.extra_ratio is not None and extra is None:
+        raise UserInputError("--extra-ratio needs --extra AUG")
     config = SegmenterConfig(width=args.width, image_size=size)
     report = train_segmenter(
         train, config, args.steps, args.batch_size, args.lr, device, args.seed, args.out, val,
-        class_balance=args.class_balance,
+        class_balance=args.class_balance, extra_dataset=extra, extra_ratio=args.extra_ratio,
     )  # fmt: skip
+    mixed = "" if extra is None else f", {len(extra)} extra photos"
     sys.stdout.write(
         f"segmenter written to {report.path} ({report.steps} steps, {report.seconds:.0f} s, "
-        f"final loss {report.final_loss:.3f})\n"
+        f"final loss {report.final_loss:.3f}{mixed})\n"
         f"val, {len(val)} real photos: {report.val_scores.summary()}\n"
     )
     return 0
+
+
+def _extra_datasets(roots: list[Path], size: tuple[int, int]) -> ConcatDataset | None:
+    """The train splits of the `--extra` datasets at the segmenter's size, together."""
+    if not roots:
+        return None
+    for root in roots:
+        check_complete_augment(root)
+    return ConcatDataset(
+        [CityscapesDataset(root, split="train", image_size=size, flip=True) for root in roots]
+    )
