@@ -7,7 +7,7 @@ from torch import Tensor, nn
 
 from fullglow.layers.flow_step import FlowStep, StepTrace
 from fullglow.layers.priors import GaussianSplit, TopPrior
-from fullglow.layers.reversible import States
+from fullglow.layers.reversible import ChainStep, States
 from fullglow.likelihood import bits_per_dim
 from fullglow.models.config import GlowConfig
 from fullglow.models.flow_model import FlowModel
@@ -122,7 +122,7 @@ class Glow(FlowModel):
         return self.decode(self._random_latents(batch_size, temperature, generator, reference))
 
 
-class _Tracer(nn.Module):
+class _Tracer(ChainStep):
     """A level's flow steps as one forward-only chain step that appends their traces to `sink`."""
 
     def __init__(self, steps: nn.ModuleList, sink: list[list[StepTrace]]) -> None:
