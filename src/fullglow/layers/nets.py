@@ -109,6 +109,13 @@ class NetworkRecorder:
     def replaying(self) -> contextlib.AbstractContextManager[None]:
         return self._attached(replay=True)
 
+    def check_replayed(self) -> None:
+        """Raise unless every recorded run was replayed (the recomputation called each network
+        as the inverse did)."""
+        left = sum(len(runs) for runs in self.runs.values())
+        if left:
+            raise RuntimeError(f"{left} recorded network run(s) not replayed by the recomputation")
+
     def run(self, network: ConvNet, compute: Callable[[Tensor], Tensor], x: Tensor) -> Tensor:
         runs = self.runs.setdefault(id(network), [])
         if not self.replay:

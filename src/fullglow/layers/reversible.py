@@ -79,6 +79,7 @@ class ChainStep(nn.Module):
         params = trainable(self)
         with recorder.replaying(), torch.enable_grad():
             recomputed, logdets = self.forward_chain(leaves, context)
+        recorder.check_replayed()
         wrt = [*leaves, *(c for c in context if c.requires_grad), *params]
         found = iter(
             torch.autograd.grad(
