@@ -1,5 +1,5 @@
 """Two gloo processes under torchrun train the same weights as one process with the same
-global batch, and their checkpoint resumes."""
+global batch, plainly and with memory saving, and their checkpoint resumes."""
 
 from __future__ import annotations
 
@@ -7,9 +7,12 @@ import dataclasses
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
+import torch
 
+from ddp_memory_saving import FLOWS, flow_config, glow_steps
 from fullglow.training import train
 from fullglow.training.config import read_config
 from test_training_support import (
@@ -57,3 +60,25 @@ def test_two_gloo_processes_match_one_process_and_their_checkpoint_resumes(
         latest_checkpoint(tmp_path / "single")["model"],
         atol=1e-9,
     )
+
+
+@pytest.mark.usefixtures("one_thread")
+def test_memory_saving_under_two_gloo_processes_trains_every_flow_as_one_process(
+    synthetic_root, tmp_path
+):
+    # Issue 12: memory saving under DDP crashed ("Expected to mark a variable ready only once")
+    # or, with static_graph, trained other weights than one process.
+    command = [
+        sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2",
+        str(Path(__file__).with_name("ddp_memory_saving.py")), str(synthetic_root), str(tmp_path),
+    ]  # fmt: skip
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    done = subprocess.run(command, capture_output=True, text=True, env=env, timeout=400)
+    assert done.returncode == 0, done.stderr[-3000:]
+    for model in FLOWS:
+        single = tmp_path / "single" / model
+        train(flow_config(synthetic_root, model), single)
+        assert_same_state(
+            latest_checkpoint(tmp_path / model)["model"], latest_checkpoint(single)["model"], 1e-9
+        )
+    assert_same_state(torch.load(tmp_path / "glow.pt"), glow_steps(), atol=1e-9)

@@ -8,6 +8,8 @@ from torch import Tensor
 
 from flow_checks import jacobian_logdet, params_without_grad, perturb
 from fullglow import FullGlow, FullGlowConfig, Glow, GlowConfig, build_model
+from fullglow.conditional import ConditionalActNorm, ConditionalCoupling, ConditionalInvConv1x1
+from fullglow.layers import set_bf16
 from fullglow.likelihood import standard_normal_log_prob
 
 CONDITIONAL_FLOWS = ["fullglow", "cglow-v1", "cglow-v2", "dualglow"]
@@ -166,7 +168,10 @@ def test_bad_inputs_raise_value_errors_naming_expected_and_actual(name, bad, mes
         model.log_prob(x, cond)
 
 
-@pytest.mark.parametrize("size,blocks", [((16, 16), 2), ((32, 64), 3), ((8, 24), 3), ((48, 16), 4)])
+@pytest.mark.parametrize(
+    "size,blocks",
+    [((16, 16), 2), ((32, 64), 3), ((8, 24), 3), ((48, 16), 4), ((12, 16), 3), ((8, 20), 3)],
+)
 def test_full_glow_builds_for_any_size_divisible_by_two_to_the_blocks(size, blocks):
     if size[0] % 2**blocks or size[1] % 2**blocks:
         with pytest.raises(ValueError, match=f"divisible by 2\\*\\*n_blocks = {2**blocks}"):
@@ -236,3 +241,57 @@ def test_fresh_top_prior_gives_the_closed_form_standard_normal_density():
     x = torch.rand(2, 3, 4, 4)
     expected = torch.distributions.Normal(0.0, 1.0).log_prob(x - 0.5).flatten(1).sum(1)
     assert torch.allclose(model.log_prob(x), expected, atol=1e-5)
+
+
+def test_full_glow_target_operations_read_the_same_operation_of_the_same_source_step():
+    """Paper, section 4: target step `(l, k)`'s conditional actnorm, 1x1 convolution and coupling
+    read the outputs of the actnorm, 1x1 convolution and coupling of source step `(l, k)`."""
+    model = _model("fullglow")
+    outputs: dict[tuple[int, int, str], Tensor] = {}
+    conditions: dict[tuple[int, int, str], Tensor] = {}
+    hooks = []
+    for l, (source, target) in enumerate(
+        zip(model.source.levels, model.target_levels, strict=True)
+    ):
+        for k, (s_step, t_step) in enumerate(zip(source.steps, target.steps, strict=True)):
+            for op in ("actnorm", "invconv", "coupling"):
+
+                def keep_output(m, args, out, key=(l, k, op)) -> None:  # noqa: ANN001
+                    outputs[key] = out[0]
+
+                def keep_condition(m, args, out, key=(l, k, op)) -> None:  # noqa: ANN001
+                    conditions[key] = args[1]
+
+                hooks.append(getattr(s_step, op).register_forward_hook(keep_output))
+                hooks.append(getattr(t_step, op).register_forward_hook(keep_condition))
+    targets = (ConditionalActNorm, ConditionalInvConv1x1, ConditionalCoupling)
+    assert sum(isinstance(m, targets) for m in model.modules()) == len(hooks) // 2
+    x, cond = _batch(2, model)
+    model.log_prob(x, cond)
+    for hook in hooks:
+        hook.remove()
+    assert conditions.keys() == outputs.keys() and len(outputs) == 3 * sum(model.config.n_flows)
+    for key, condition in conditions.items():
+        assert torch.equal(condition, outputs[key]), key
+    # The three outputs differ, so reading the wrong one could not pass unnoticed.
+    assert not torch.allclose(outputs[0, 0, "actnorm"], outputs[0, 0, "invconv"])
+
+
+@pytest.mark.parametrize("name", CONDITIONAL_FLOWS)
+def test_bf16_networks_keep_the_loss_to_1e_4_bits_per_dim_and_an_exact_log_det(name: str):
+    """`set_bf16`'s claim (fullglow.layers.nets): the loss moves by under 1e-4 bits/dim and each
+    log-det stays exactly that of the map applied."""
+    model = _model(name, torch.float32, image_size=(8, 8))
+    x, cond = _batch(2, model, torch.float32)
+    plain, plain_latents = model.loss(x, cond), model.encode(x, cond)
+    set_bf16(model, True)
+    networks = [m for m in model.modules() if getattr(m, "mixed_precision", False)]
+    assert networks and all(m.bf16 for m in networks)
+    assert abs(model.loss(x, cond).item() - plain.item()) < 1e-4
+    assert not all(map(torch.equal, model.encode(x, cond), plain_latents))  # bfloat16 did run
+
+    def latents_of(v: Tensor) -> Tensor:
+        return torch.cat([z.flatten(1) for z in model.encode(v, cond[:1])], dim=1)
+
+    expected = standard_normal_log_prob(latents_of(x[:1])) + jacobian_logdet(latents_of, x[:1])
+    assert torch.allclose(model.log_prob(x[:1], cond[:1]), expected, rtol=1e-5, atol=1e-3)

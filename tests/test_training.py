@@ -234,22 +234,22 @@ def test_memory_saving_gives_the_plain_loss_and_gradients(synthetic_root, tmp_pa
     for plain, saving in zip(plain_grads, saving_grads, strict=True):
         assert torch.allclose(plain, saving, atol=1e-5, rtol=1e-5)
 
-    # Through the trainer: --memory-saving runs the reversible chain and gives the same step.
-    chains = 0
-    apply = reversible._ReversibleChain.apply
+    # Through the trainer: --memory-saving runs the reversible steps and gives the same step.
+    steps = 0
+    apply = reversible._ReversibleStep.apply
 
     def counting_apply(*args):
-        nonlocal chains
-        chains += 1
+        nonlocal steps
+        steps += 1
         return apply(*args)
 
-    monkeypatch.setattr(reversible._ReversibleChain, "apply", counting_apply)
+    monkeypatch.setattr(reversible._ReversibleStep, "apply", counting_apply)
     first = {}
     for memory_saving in (False, True):
         run = tmp_path / f"memory_saving_{memory_saving}"
         train(tiny_config(synthetic_root, steps=1, memory_saving=memory_saving, boundary=True), run)
         first[memory_saving] = read_training_log(run)[0]
-    assert chains == 2  # one chain per block, only in the memory-saving run
+    assert steps == 4  # one per joint flow step (2 blocks x 2), only in the memory-saving run
     for key in ("loss", "source_bpd", "target_bpd", "grad_norm"):
         assert first[True][key] == pytest.approx(first[False][key], rel=1e-5, abs=1e-5), key
 

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import torch
 from torch import Tensor, nn
 
 from fullglow.conditional.networks import ConditioningConfig, ConditioningConv
-from fullglow.layers.coupling import CouplingReversal, make_coupling
+from fullglow.layers.coupling import make_coupling
 
 
 class ConditionalCoupling(nn.Module):
@@ -34,9 +33,3 @@ class ConditionalCoupling(nn.Module):
 
     def inverse(self, y: Tensor, cond: Tensor) -> tuple[Tensor, Tensor]:
         return self.coupling.inverse(y, self.net(cond))
-
-    def reverse(self, y: Tensor, cond: Tensor) -> CouplingReversal:
-        """Rebuild the input from `y` (memory-saving backward); `cond`'s graph is kept."""
-        with torch.enable_grad():
-            features = self.net(cond)
-        return self.coupling.reverse(y, features)

@@ -6,6 +6,9 @@ Every layer is one `nn.Module` with the same contract (FrEIA-style, written down
     x, logdet = layer.inverse(y, ...)   # exact inverse; its logdet is the negative of forward's
 
 No layer knows its neighbours; containers sum log-dets and reverse the order for the inverse.
+A flow step (`FlowStep`, and the conditional steps of `fullglow.conditional`) is also a
+`ChainStep` (`fullglow.layers.reversible`): a step of a chain over one or more streams, with one
+memory-saving backward pass (rebuild the input from the output, then backpropagate) for all.
 """
 
 from fullglow.layers.actnorm import ActNorm

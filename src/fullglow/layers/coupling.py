@@ -11,7 +11,6 @@ from torch import Tensor, nn
 from torch.nn import functional as F
 
 from fullglow.layers.nets import ConvNet, ZeroConv2d
-from fullglow.layers.reversible import zeros_if_none
 
 
 class CouplingNetwork(ConvNet):
@@ -118,20 +117,6 @@ class AffineCoupling(_Coupling):
         x2 = y2 * torch.exp(-log_scale) - shift
         return torch.cat([y1, x2], dim=1), -log_scale.flatten(1).sum(dim=1)
 
-    def reverse(self, y: Tensor, features: Tensor | None = None) -> CouplingReversal:
-        """Rebuild the input from `y` for the memory-saving backward pass.
-
-        The network runs once, with a graph: its output gives the inverse now and the gradient
-        later (`CouplingReversal.gradients`). `features` may carry a graph of their own (a
-        conditioning network's output), through which the gradient then flows.
-        """
-        first = y[:, : self.half].detach().requires_grad_(True)
-        with torch.enable_grad():
-            logit, shift = self._scale_shift(first, features)
-        with torch.no_grad():
-            second = y[:, self.half :] * torch.exp(-_log_scale(logit, self.scale_floor)) - shift
-        return CouplingReversal(self.half, first, second.detach(), logit, shift, self.scale_floor)
-
 
 class AdditiveCoupling(_Coupling):
     """Additive coupling: `(x1, x2) = split(x)`, `t = NN(cat(x1, features))`, `y2 = x2 + t`,
@@ -155,15 +140,6 @@ class AdditiveCoupling(_Coupling):
         y1, y2 = y[:, : self.half], y[:, self.half :]
         x2 = y2 - self._network(y1, features)
         return torch.cat([y1, x2], dim=1), y.new_zeros(y.shape[0])
-
-    def reverse(self, y: Tensor, features: Tensor | None = None) -> CouplingReversal:
-        """Rebuild the input from `y` for the memory-saving backward pass (see `AffineCoupling`)."""
-        first = y[:, : self.half].detach().requires_grad_(True)
-        with torch.enable_grad():
-            shift = self._network(first, features)
-        with torch.no_grad():
-            second = y[:, self.half :] - shift
-        return CouplingReversal(self.half, first, second.detach(), None, shift)
 
 
 COUPLINGS = ("affine", "additive")
@@ -197,50 +173,3 @@ def make_coupling(
     if kind == "additive":
         return AdditiveCoupling(channels, hidden_channels, feature_channels)
     return AffineCoupling(channels, hidden_channels, feature_channels, scale_floor)
-
-
-class CouplingReversal:
-    """A coupling rebuilt from its output: `input` is `x`; `gradients` backpropagates.
-
-    `logit` is the affine coupling's scale logit (with its `scale_floor`), None for the additive
-    coupling (scale 1).
-    """
-
-    def __init__(
-        self,
-        half: int,
-        first: Tensor,
-        second: Tensor,
-        logit: Tensor | None,
-        shift: Tensor,
-        scale_floor: float = 0.0,
-    ) -> None:
-        self.half = half
-        self.first = first
-        self.second = second
-        self.logit = logit
-        self.shift = shift
-        self.scale_floor = scale_floor
-        self.input = torch.cat([first.detach(), second], dim=1)
-
-    def gradients(
-        self, grad_output: Tensor, grad_logdet: Tensor, wrt: list[Tensor]
-    ) -> tuple[Tensor, list[Tensor | None]]:
-        """Gradients of the loss w.r.t. the input and to each tensor of `wrt` (parameters, conditions)."""
-        second = self.second.requires_grad_(True)
-        with torch.enable_grad():
-            if self.logit is None:  # additive: y2 = x2 + t, log-det 0
-                outputs = (second + self.shift,)
-                grads = (grad_output[:, self.half :],)
-            else:
-                outputs = (
-                    (second + self.shift) * _scale(self.logit, self.scale_floor),
-                    _log_scale(self.logit, self.scale_floor).flatten(1).sum(dim=1),
-                )
-                grads = (grad_output[:, self.half :], grad_logdet)
-            found = torch.autograd.grad(
-                outputs, (self.first, second, *wrt), grads, allow_unused=True
-            )
-        grad_first = grad_output[:, : self.half] + zeros_if_none(found[0], self.first)
-        grad_input = torch.cat([grad_first, zeros_if_none(found[1], second)], dim=1)
-        return grad_input, list(found[2:])

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import torch
-from torch import Tensor, nn
+from torch import Tensor
 
 from fullglow.layers.actnorm import ActNorm
-from fullglow.layers.coupling import CouplingReversal, make_coupling
+from fullglow.layers.coupling import make_coupling
 from fullglow.layers.invconv import InvConv1x1
-from fullglow.layers.reversible import recompute_gradients, trainable, zeros_if_none
+from fullglow.layers.reversible import ChainStep, States
 
 
 @dataclass(frozen=True)
@@ -18,7 +17,7 @@ class StepTrace:
     """The outputs of the three operations of one flow step, each `(B, C, H, W)`.
 
     Full-Glow's target step `(l, k)` is conditioned on the trace of source step `(l, k)`; C-Glow
-    fills all three with the resized condition image.
+    fills all three with the level's condition features.
     """
 
     actnorm: Tensor
@@ -26,8 +25,11 @@ class StepTrace:
     coupling: Tensor
 
 
-class FlowStep(nn.Module):
-    """`y = coupling(invconv(actnorm(x)))`; log-dets add. Shapes: `(B, C, H, W)` both ways."""
+class FlowStep(ChainStep):
+    """`y = coupling(invconv(actnorm(x)))`; log-dets add. Shapes: `(B, C, H, W)` both ways.
+
+    As a one-stream `ChainStep` it reads no context: `forward_chain((x,), ()) = ((y,), (logdet,))`.
+    """
 
     def __init__(
         self,
@@ -63,66 +65,9 @@ class FlowStep(nn.Module):
         x, logdet, _ = self.inverse_traced(y)
         return x, logdet
 
-    def reverse(self, y: Tensor) -> FlowStepReversal:
-        """Rebuild the step from its output for the memory-saving backward pass."""
-        coupling = self.coupling.reverse(y)
-        with torch.no_grad():
-            a, _ = self.invconv.inverse(coupling.input)
-            x, _ = self.actnorm.inverse(a)
-        return FlowStepReversal(self, coupling, StepTrace(a, coupling.input, y.detach()), x)
+    def forward_chain(self, states: States, context: States) -> tuple[States, States]:
+        y, logdet = self(states[0])
+        return (y,), (logdet,)
 
-
-GradPairs = list[tuple[Tensor, Tensor | None]]
-
-
-class FlowStepReversal:
-    """A flow step rebuilt from its output: `input`, the `trace` of intermediates, and `gradients`."""
-
-    def __init__(
-        self, step: FlowStep, coupling: CouplingReversal, trace: StepTrace, x: Tensor
-    ) -> None:
-        self.step = step
-        self.coupling = coupling
-        self.trace = trace
-        self.input = x
-
-    def gradients(
-        self, grad_output: Tensor, grad_logdet: Tensor, trace_grads: StepTrace | None = None
-    ) -> tuple[Tensor, GradPairs]:
-        """Gradient w.r.t. the input and `(parameter, gradient)` pairs.
-
-        `trace_grads` adds gradients that reach the intermediates from elsewhere (a conditional
-        twin that read this step's trace, as Full-Glow's target step does).
-        """
-        extra = trace_grads or StepTrace(*(torch.zeros_like(t) for t in _fields(self.trace)))
-        pairs: GradPairs = []
-        wrt = trainable(self.step.coupling)
-        grad_w, found = self.coupling.gradients(grad_output + extra.coupling, grad_logdet, wrt)
-        pairs += zip(wrt, found, strict=True)
-        grad_a = _layer_gradients(
-            self.step.invconv, self.trace.actnorm, grad_w + extra.invconv, grad_logdet, pairs
-        )
-        grad_x = _layer_gradients(
-            self.step.actnorm, self.input, grad_a + extra.actnorm, grad_logdet, pairs
-        )
-        return grad_x, pairs
-
-
-def _fields(trace: StepTrace) -> tuple[Tensor, Tensor, Tensor]:
-    return trace.actnorm, trace.invconv, trace.coupling
-
-
-def _layer_gradients(
-    layer: nn.Module, x: Tensor, grad_y: Tensor, grad_logdet: Tensor, pairs: GradPairs
-) -> Tensor:
-    """Recompute a cheap layer from its input and backpropagate; parameter gradients go to `pairs`."""
-    wrt = trainable(layer)
-    (grad_x,), found = recompute_gradients(
-        lambda xs: tuple((t,) for t in layer(xs[0])),  # (y, logdet) -> ((y,), (logdet,))
-        (x,),
-        (grad_y,),
-        (grad_logdet,),
-        wrt,
-    )
-    pairs += zip(wrt, found, strict=True)
-    return zeros_if_none(grad_x, x)
+    def inverse_chain(self, states: States, context: States) -> States:
+        return (self.inverse(states[0])[0],)

@@ -17,6 +17,10 @@ not where `decode(encode(x))` must return `x` to float32 precision.
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import ClassVar
 
 import torch
@@ -38,6 +42,7 @@ class ConvNet(nn.Module):
         super().__init__()
         self.channels_last: bool | None = None
         self.bf16 = False
+        self.recorder: NetworkRecorder | None = None
 
     def in_layout(self, x: Tensor) -> Tensor:
         """`x` in the layout this network computes in."""
@@ -45,13 +50,104 @@ class ConvNet(nn.Module):
         return x.contiguous(memory_format=torch.channels_last) if use and x.dim() == 4 else x
 
     def run(self, net: nn.Module, x: Tensor) -> Tensor:
-        """`net(x)` in this network's layout and precision; contiguous, in `x`'s dtype."""
+        """`net(x)` in this network's layout and precision; contiguous, in `x`'s dtype.
+
+        While a `NetworkRecorder` is attached, the call is recorded or replayed instead.
+        """
+        if self.recorder is not None:
+            return self.recorder.run(self, lambda h: self._compute(net, h), x)
+        return self._compute(net, x)
+
+    def _compute(self, net: nn.Module, x: Tensor) -> Tensor:
         h = self.in_layout(x)
         if not self.bf16:
             return net(h).contiguous()
         with torch.autocast(x.device.type, dtype=torch.bfloat16):
             y = net(h)
         return y.to(x.dtype).contiguous()
+
+
+@dataclass
+class _Recorded:
+    """One network evaluation: `output = network(leaf)`, with its graph to `leaf` and `params`."""
+
+    leaf: Tensor
+    output: Tensor
+    params: list[Tensor]
+
+
+class NetworkRecorder:
+    """Runs each `ConvNet` of a step once for an inverse and a forward recomputation.
+
+    The memory-saving backward (`fullglow.layers.reversible.ChainStep.backprop`) inverts a step,
+    then recomputes its forward pass with a graph. Both evaluate the same networks on the same
+    values (a coupling's network reads the half it passes through unchanged). While
+    `recording()`, each network runs with a graph on a detached copy of its input and the output
+    is kept; while `replaying()`, the same call returns the kept output through `_Replay`, whose
+    backward backpropagates the kept graph and hands the input's gradient to the recomputed input.
+    """
+
+    def __init__(self, module: nn.Module) -> None:
+        self.networks = [m for m in module.modules() if isinstance(m, ConvNet)]
+        self.runs: dict[int, list[_Recorded]] = {}
+        self.replay = False
+
+    @contextmanager
+    def _attached(self, replay: bool) -> Iterator[None]:
+        self.replay = replay
+        for network in self.networks:
+            network.recorder = self
+        try:
+            yield
+        finally:
+            for network in self.networks:
+                network.recorder = None
+
+    def recording(self) -> contextlib.AbstractContextManager[None]:
+        return self._attached(replay=False)
+
+    def replaying(self) -> contextlib.AbstractContextManager[None]:
+        return self._attached(replay=True)
+
+    def check_replayed(self) -> None:
+        """Raise unless every recorded run was replayed (the recomputation called each network
+        as the inverse did)."""
+        left = sum(len(runs) for runs in self.runs.values())
+        if left:
+            raise RuntimeError(f"{left} recorded network run(s) not replayed by the recomputation")
+
+    def run(self, network: ConvNet, compute: Callable[[Tensor], Tensor], x: Tensor) -> Tensor:
+        runs = self.runs.setdefault(id(network), [])
+        if not self.replay:
+            leaf = x.detach().requires_grad_(True)
+            with torch.enable_grad():
+                output = compute(leaf)
+            runs.append(
+                _Recorded(leaf, output, [p for p in network.parameters() if p.requires_grad])
+            )
+            return output.detach()
+        if not runs or runs[0].leaf.shape != x.shape:
+            raise RuntimeError(f"{type(network).__name__}: recomputed without a matching inverse")
+        recorded = runs.pop(0)
+        return _Replay.apply(recorded, x, *recorded.params)
+
+
+class _Replay(torch.autograd.Function):
+    """A recorded network output as a function of the recomputed input and the parameters."""
+
+    @staticmethod
+    def forward(ctx, recorded: _Recorded, x: Tensor, *params: Tensor) -> Tensor:  # noqa: ANN001
+        ctx.recorded = recorded
+        return recorded.output.detach()
+
+    @staticmethod
+    def backward(ctx, grad: Tensor):  # noqa: ANN001, ANN205
+        recorded = ctx.recorded
+        found = torch.autograd.grad(
+            recorded.output, (recorded.leaf, *recorded.params), grad, allow_unused=True
+        )
+        ctx.recorded = None
+        return (None, found[0] if ctx.needs_input_grad[1] else None, *found[1:])
 
 
 def set_channels_last(model: nn.Module, enabled: bool | None) -> None:

@@ -1,42 +1,51 @@
-"""Chains of invertible steps, with an optional memory-saving (invertible backprop) mode.
+"""Invertible steps, the chains that run them, and memory-saving (invertible) backprop.
 
 A `ChainStep` maps a tuple of streams (one for Glow, the source and the target image for
-Full-Glow) to new streams plus one log-det per stream, given constant `context` tensors (side
-information, a resized condition). Because every step is exactly invertible, the backward pass does
-not need the activations of the forward pass: `run_chain(..., memory_saving=True)` keeps only the
-chain's outputs, and in the backward pass walks the steps in reverse, rebuilding each step's input
-from its output and backpropagating through that one step (Gomez et al. 2017, "The reversible
-residual network"). Peak memory is then that of a single step, whatever the number of steps;
-gradients equal the plain mode's up to float rounding.
+Full-Glow) to new streams plus one log-det `(B,)` per stream, given constant `context` tensors
+(a condition, side information, a source Glow's trace). Every invertible step implements
 
-`ChainStep.reverse` does that per step. Its default inverts the step and recomputes it with
-gradients (a step's forward twice, one inverse); flow steps override it so that each coupling
-network runs once, serving both the inverse and the gradient (`AffineCoupling.reverse`).
+    forward_chain(states, context) -> (states, logdets)
+    inverse_chain(states, context) -> states          # exact inverse of forward_chain
+
+and inherits one protocol for the memory-saving backward pass, `backprop`: rebuild the step's
+inputs from its outputs, then backpropagate through the step alone (Gomez et al. 2017, "The
+reversible residual network"). `run_chain(..., memory_saving=True)` wraps each step in one
+`torch.autograd.Function` that stores nothing of the forward pass but the last step's outputs;
+its backward rebuilds the step's inputs from its outputs and *returns* ordinary gradients for
+the step's inputs, context and parameters (all three are inputs of the Function), as memcnn's
+`InvertibleModuleWrapper` does. The autograd engine, gradient accumulation and
+DistributedDataParallel's hooks therefore see nothing unusual; peak activation memory is that of
+one step, whatever the depth; gradients equal the plain mode's up to float rounding.
+
+`backprop` runs each step's convolutional networks (`fullglow.layers.nets.ConvNet`) once: the
+inverse records their outputs on the rebuilt inputs, and the forward recomputation that the
+gradient needs replays them (`NetworkRecorder`), so a coupling network serves the inverse and the
+gradient alike.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import torch
 from torch import Tensor, nn
+
+from fullglow.layers.nets import NetworkRecorder
 
 States = tuple[Tensor, ...]
 
 
 @dataclass(frozen=True)
 class StepGradients:
-    """A step rebuilt from its outputs in the backward pass.
-
-    `inputs`: the reconstructed inputs (detached); `grad_inputs`: the loss gradient with respect to
-    them; `grads`: `(tensor, gradient)` pairs for the step's parameters and context tensors
-    (`None` where a tensor does not influence the outputs).
-    """
+    """A step rebuilt from its outputs: its `inputs` (detached), and the loss gradients with
+    respect to them, to its `context` tensors and to its trainable parameters (`None` where a
+    tensor does not influence the outputs)."""
 
     inputs: States
     grad_inputs: States
-    grads: list[tuple[Tensor, Tensor | None]]
+    grad_context: tuple[Tensor | None, ...]
+    grad_params: tuple[Tensor | None, ...]
 
 
 def zeros_if_none(grad: Tensor | None, like: Tensor) -> Tensor:
@@ -47,71 +56,67 @@ def trainable(module: nn.Module) -> list[Tensor]:
     return [p for p in module.parameters() if p.requires_grad]
 
 
-def recompute_gradients(
-    forward: Callable[[States], tuple[States, States]],
-    inputs: States,
-    grad_outputs: States,
-    grad_logdets: States,
-    wrt: Sequence[Tensor],
-) -> tuple[States, list[Tensor | None]]:
-    """Run `forward` on fresh leaves equal to `inputs` and backpropagate the given gradients.
-
-    Returns the gradients with respect to the inputs and to each tensor of `wrt`.
-    """
-    leaves = tuple(x.detach().requires_grad_(True) for x in inputs)
-    with torch.enable_grad():
-        outputs, logdets = forward(leaves)
-        found = torch.autograd.grad(
-            (*outputs, *logdets),
-            (*leaves, *wrt),
-            (*grad_outputs, *grad_logdets),
-            allow_unused=True,
-        )
-    n = len(leaves)
-    return tuple(zeros_if_none(g, x) for g, x in zip(found[:n], leaves, strict=True)), list(
-        found[n:]
-    )
-
-
 class ChainStep(nn.Module):
-    """Contract: `forward(states, context) -> (states, logdets)`, `inverse(states, context) -> states`.
+    """Contract: `forward_chain(states, context) -> (states, logdets)` and its exact inverse
+    `inverse_chain(states, context) -> states`; `logdets` holds one `(B,)` tensor per stream."""
 
-    `logdets` holds one `(B,)` tensor per stream; `inverse` must invert `forward` exactly.
-    """
-
-    def forward(self, states: States, context: States) -> tuple[States, States]:
+    def forward_chain(self, states: States, context: States) -> tuple[States, States]:
         raise NotImplementedError
 
-    def inverse(self, states: States, context: States) -> States:
+    def inverse_chain(self, states: States, context: States) -> States:
         raise NotImplementedError
 
-    def reverse(
+    def backprop(
         self, outputs: States, grad_outputs: States, grad_logdets: States, context: States
     ) -> StepGradients:
-        """Rebuild the inputs from `outputs` and backpropagate through the step (memory-saving)."""
-        with torch.no_grad():
-            inputs = self.inverse(outputs, tuple(c.detach() for c in context))
-        wrt = trainable(self) + [c for c in context if c.requires_grad]
-        grad_inputs, found = recompute_gradients(
-            lambda xs: self(xs, context), inputs, grad_outputs, grad_logdets, wrt
+        """Rebuild the inputs from `outputs`, recompute the step on them and backpropagate the
+        gradients of its outputs and log-dets (the memory-saving backward of one step)."""
+        recorder = NetworkRecorder(self)
+        with recorder.recording(), torch.no_grad():
+            inputs = self.inverse_chain(outputs, tuple(c.detach() for c in context))
+        leaves = tuple(x.detach().requires_grad_(True) for x in inputs)
+        context = tuple(c.detach().requires_grad_(c.requires_grad) for c in context)
+        params = trainable(self)
+        with recorder.replaying(), torch.enable_grad():
+            recomputed, logdets = self.forward_chain(leaves, context)
+        recorder.check_replayed()
+        wrt = [*leaves, *(c for c in context if c.requires_grad), *params]
+        found = iter(
+            torch.autograd.grad(
+                (*recomputed, *logdets), wrt, (*grad_outputs, *grad_logdets), allow_unused=True
+            )
         )
+        grad_inputs = tuple(zeros_if_none(next(found), x) for x in leaves)
+        grad_context = tuple(next(found) if c.requires_grad else None for c in context)
         return StepGradients(
-            tuple(x.detach() for x in inputs), grad_inputs, list(zip(wrt, found, strict=True))
+            tuple(x.detach() for x in leaves), grad_inputs, grad_context, tuple(found)
         )
 
 
 def run_chain(
-    steps: Sequence[ChainStep], states: States, context: States, memory_saving: bool = False
+    steps: Sequence[ChainStep],
+    states: States,
+    contexts: Sequence[States],
+    memory_saving: bool = False,
 ) -> tuple[States, States]:
-    """Apply `steps` in order; return the final streams and the summed per-stream log-dets."""
-    if memory_saving and torch.is_grad_enabled() and steps:
-        params = [p for step in steps for p in step.parameters()]
-        n = len(states)
-        out = _ReversibleChain.apply(list(steps), n, len(context), *states, *context, *params)
-        return tuple(out[:n]), tuple(out[n:])
+    """Apply `steps` in order, step `k` reading `contexts[k]`; return the final streams and the
+    summed per-stream log-dets. `memory_saving` (while gradients are enabled) keeps only the
+    last step's outputs and rebuilds the rest in the backward pass (see the module docstring)."""
     logdets: States | None = None
-    for step in steps:
-        states, step_logdets = step(states, context)
+    reversible = memory_saving and torch.is_grad_enabled()
+    links = [_Link() for _ in steps]
+    for index, (step, context) in enumerate(zip(steps, contexts, strict=True)):
+        if reversible:
+            params = trainable(step)
+            given = links[index - 1] if index else None
+            own = links[index] if index < len(steps) - 1 else None
+            n = len(states)
+            out = _ReversibleStep.apply(
+                step, given, own, n, len(context), *states, *context, *params
+            )
+            states, step_logdets = tuple(out[:n]), tuple(out[n:])
+        else:
+            states, step_logdets = step.forward_chain(states, context)
         logdets = (
             step_logdets
             if logdets is None
@@ -122,61 +127,57 @@ def run_chain(
     return states, logdets
 
 
-class _ReversibleChain(torch.autograd.Function):
-    """Forward without storing activations; backward by `ChainStep.reverse`, step by step.
+class _Link:
+    """Hands one step's outputs, rebuilt by the next step's backward, to its own backward."""
 
-    The parameters are inputs only so that the outputs require grad; their gradients are
-    accumulated inside `backward`, one step at a time, and `None` is returned for them.
+    def __init__(self) -> None:
+        self.states: States | None = None
+
+    def take(self) -> States:
+        if self.states is None:
+            raise RuntimeError("a memory-saving chain must be backpropagated from its last step")
+        states, self.states = self.states, None
+        return states
+
+
+class _ReversibleStep(torch.autograd.Function):
+    """One step of a memory-saving chain: forward without a graph, backward by `backprop`.
+
+    Inputs: the step, the link to which its backward hands the rebuilt inputs (`None` for the
+    first step), the link from which it takes its outputs (`None` for the last step, which saves
+    them), the numbers of streams and context tensors, then the streams, the context and the
+    step's trainable parameters. Outputs: the streams, then the log-dets.
     """
 
     @staticmethod
-    def forward(ctx, steps: list[ChainStep], n_states: int, n_context: int, *tensors: Tensor):  # noqa: ANN001, ANN205
+    def forward(ctx, step, given, own, n_states, n_context, *tensors):  # noqa: ANN001, ANN205
         states = tuple(t.detach() for t in tensors[:n_states])
-        context = tuple(tensors[n_states : n_states + n_context])
+        context = tensors[n_states : n_states + n_context]
         with torch.no_grad():
-            states, logdets = run_chain(steps, states, tuple(c.detach() for c in context))
-        ctx.steps = steps
-        ctx.n_states = n_states
-        ctx.save_for_backward(*states, *context)
-        return (*states, *logdets)
+            outputs, logdets = step.forward_chain(states, tuple(c.detach() for c in context))
+        ctx.step, ctx.given, ctx.own, ctx.n_states = step, given, own, n_states
+        ctx.save_for_backward(*context, *(outputs if own is None else ()))
+        return (*outputs, *logdets)
 
     @staticmethod
-    def backward(ctx, *grads: Tensor):  # noqa: ANN001, ANN205
+    def backward(ctx, *grads):  # noqa: ANN001, ANN205
         n = ctx.n_states
         saved = ctx.saved_tensors
-        states = tuple(s.detach() for s in saved[:n])
-        context = tuple(c.detach().requires_grad_(c.requires_grad) for c in saved[n:])
-        grad_states = tuple(zeros_if_none(g, s) for g, s in zip(grads[:n], states, strict=True))
+        n_context = len(saved) - (n if ctx.own is None else 0)
+        context = saved[:n_context]
+        outputs = (
+            tuple(s.detach() for s in saved[n_context:]) if ctx.own is None else ctx.own.take()
+        )
+        grad_outputs = tuple(zeros_if_none(g, s) for g, s in zip(grads[:n], outputs, strict=True))
         # Every step's log-det adds to the chain's, so each receives the chain's gradient.
         grad_logdets = tuple(
             zeros_if_none(g, s.new_zeros(s.shape[0]))
-            for g, s in zip(grads[n:], states, strict=True)
+            for g, s in zip(grads[n:], outputs, strict=True)
         )
-        context_grads: dict[int, Tensor] = {}
-        for step in reversed(ctx.steps):
-            result = step.reverse(states, grad_states, grad_logdets, context)
-            param_grads: list[tuple[Tensor, Tensor]] = []
-            for tensor, grad in result.grads:
-                if grad is None:
-                    continue
-                if isinstance(tensor, nn.Parameter):
-                    param_grads.append((tensor, grad))
-                else:
-                    key = id(tensor)
-                    context_grads[key] = grad + context_grads[key] if key in context_grads else grad
-            # Hand this step's parameter gradients to autograd now, so that they accumulate (and
-            # DistributedDataParallel's hooks fire) step by step: holding them until the chain's
-            # end would keep a copy of every step's gradients and make the peak grow with depth.
-            if param_grads:
-                tensors, grads_ = zip(*param_grads, strict=True)
-                torch.autograd.backward(tensors, grads_)
-            states, grad_states = result.inputs, result.grad_inputs
-        n_params = sum(1 for step in ctx.steps for _ in step.parameters())
+        result = ctx.step.backprop(outputs, grad_outputs, grad_logdets, context)
+        if ctx.given is not None:
+            ctx.given.states = result.inputs
         return (
-            None,
-            None,
-            None,
-            *grad_states,
-            *(context_grads.get(id(c)) for c in context),
-            *([None] * n_params),
-        )
+            None, None, None, None, None,
+            *result.grad_inputs, *result.grad_context, *result.grad_params,
+        )  # fmt: skip

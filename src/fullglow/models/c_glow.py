@@ -13,15 +13,13 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor, nn
 
-from fullglow.conditional.flow_step import ConditionalFlowStep
 from fullglow.conditional.networks import ConditioningConfig
-from fullglow.layers.flow_step import StepTrace
-from fullglow.layers.reversible import ChainStep, States
 from fullglow.layers.squeeze import squeeze
-from fullglow.models.conditional_flow import ConditionalFlow, JointPass
+from fullglow.models.conditional_flow import ConditionalFlow, JointPass, conditional_steps
 from fullglow.models.config import ConditionalFlowConfig
-from fullglow.models.levels import LevelPlan, conditional_prior, decode_levels, encode_levels
+from fullglow.models.levels import LevelPlan, Stream, decode_levels, encode_levels, level_prior
 from fullglow.models.multiscale import LevelShape, resize_side
+from fullglow.models.saved import accept_wrapped_step_keys
 
 # The conditioning networks of the two versions. v1 (deeper): the Full-Glow paper's CN shape,
 # three convolutions and four fully connected layers; v2 (shallower): two and two, narrower.
@@ -69,33 +67,12 @@ class ConditionEncoder(nn.Sequential):
         super().__init__(*layers)
 
 
-class ConditionedStep(ChainStep):
-    """A `ConditionalFlowStep` whose three operations all read the level's condition features.
-
-    Context: `(features,)` or `(features, side)`; the step's own conditioning networks (one per
-    operation) map them to the actnorm's scale and shift, the 1x1 kernel and the coupling input.
-    """
-
-    def __init__(self, step: ConditionalFlowStep) -> None:
-        super().__init__()
-        self.step = step
-
-    def _condition(self, context: States) -> tuple[StepTrace, Tensor | None]:
-        features = context[0]
-        side = context[1] if len(context) > 1 else None
-        return StepTrace(features, features, features), side
-
-    def forward(self, states: States, context: States) -> tuple[States, States]:
-        y, logdet = self.step(states[0], *self._condition(context))
-        return (y,), (logdet,)
-
-    def inverse(self, states: States, context: States) -> States:
-        x, _ = self.step.inverse(states[0], *self._condition(context))
-        return (x,)
-
-
 class CGlowLevel(nn.Module):
-    """One block: the condition encoder, K conditional flow steps, a conditional prior."""
+    """One block: the condition encoder, K conditional flow steps, a conditional prior.
+
+    Every step's three operations read the level's condition features (and side information):
+    its chain context is `(features, features, features[, side])`.
+    """
 
     def __init__(
         self, shape: LevelShape, cond_channels: int, n_flows: int, config: CGlowConfig
@@ -105,22 +82,11 @@ class CGlowLevel(nn.Module):
         self.encoder = ConditionEncoder(
             cond_channels, config.feature_channels, config.feature_layers
         )
-        self.steps = nn.ModuleList(
-            ConditionedStep(
-                ConditionalFlowStep(
-                    shape.channels,
-                    config.feature_channels,
-                    shape.size,
-                    config.hidden_channels,
-                    config.conditioning,
-                    config.side_channels,
-                    config.coupling,
-                    config.scale_floor,
-                )
-            )
-            for _ in range(n_flows)
+        self.steps = conditional_steps(
+            shape, config.feature_channels, n_flows, config, config.conditioning
         )
-        self.prior = conditional_prior(shape, config.feature_channels + config.side_channels)
+        self.prior = level_prior(shape, config.feature_channels + config.side_channels)
+        accept_wrapped_step_keys(self)
 
 
 class CGlow(ConditionalFlow):
@@ -134,6 +100,8 @@ class CGlow(ConditionalFlow):
     There is no source Glow: the objective is `bpd(x | cond)` alone (`FlowLoss.source_bpd = 0`).
     The registry builds the paper's two versions, `CGlowV1` and `CGlowV2`.
     """
+
+    config_class = CGlowConfig
 
     def __init__(self, config: CGlowConfig) -> None:
         super().__init__(config)
@@ -149,18 +117,19 @@ class CGlow(ConditionalFlow):
             condition = squeeze(condition)
             side_l = resize_side(side, level.shape.size)
             features = level.encoder(condition)
-            context = (features,) if side_l is None else (features, side_l)
-            prior_features = torch.cat(context, dim=1)
-            plans.append(
-                LevelPlan(level.shape, list(level.steps), level.prior, context, prior_features)
-            )
+            sides = () if side_l is None else (side_l,)
+            prior_features = torch.cat((features, *sides), dim=1)
+            stream = Stream(level.shape, level.prior, prior_features)
+            context = (features, features, features, *sides)
+            plans.append(LevelPlan((stream,), list(level.steps), context))
         return plans
 
     def _encode(self, x: Tensor, cond: Tensor, side: Tensor | None) -> JointPass:
-        return JointPass(None, encode_levels(x, self._plans(cond, side), self.memory_saving).flow)
+        (target,) = encode_levels((x,), self._plans(cond, side), self.memory_saving)
+        return JointPass(None, target.flow)
 
     def _decode(self, latents: list[Tensor], cond: Tensor, side: Tensor | None) -> Tensor:
-        return decode_levels(latents, self._plans(cond, side))
+        return decode_levels((latents,), self._plans(cond, side))[0]
 
 
 class CGlowV1(CGlow):

@@ -1,25 +1,49 @@
 """The API every conditional flow shares (`p(x | cond)` with exact likelihood), on one base class.
 
-A subclass supplies `_encode` (images to a `JointPass`: the target's latents and log-det, and the
-source Glow's when it has one) and `_decode` (target latents back to images); the base class adds
-input checks, the eq. 11 objective, sampling, initialisation and saving, identically for all.
+A subclass wires the shared parts (`fullglow.models.levels`) into `_encode` (images to a
+`JointPass`: the target's latents and log-det, and the source Glow's when it has one) and
+`_decode` (target latents back to images); the base class adds input checks, the eq. 11
+objective and sampling, and inherits initialisation and saving from `FlowModel`.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
-from typing import ClassVar, TypeVar
 
 import torch
 from torch import Tensor, nn
 
+from fullglow.conditional.flow_step import ConditionalFlowStep
+from fullglow.conditional.networks import ConditioningConfig
 from fullglow.likelihood import bits_per_dim
 from fullglow.models.config import ConditionalFlowConfig
+from fullglow.models.flow_model import FlowModel
 from fullglow.models.levels import FlowPass
-from fullglow.models.multiscale import check_image, level_shapes, num_dims
+from fullglow.models.multiscale import LevelShape, check_image, num_dims
 
-FlowT = TypeVar("FlowT", bound="ConditionalFlow")
+
+def conditional_steps(
+    shape: LevelShape,
+    cond_channels: int,
+    n_flows: int,
+    config: ConditionalFlowConfig,
+    conditioning: ConditioningConfig,
+) -> nn.ModuleList:
+    """A level's `n_flows` conditional flow steps, each operation reading `cond_channels`
+    condition channels plus the side information through CNs shaped by `conditioning`."""
+    return nn.ModuleList(
+        ConditionalFlowStep(
+            shape.channels,
+            cond_channels,
+            shape.size,
+            config.hidden_channels,
+            conditioning,
+            config.side_channels,
+            config.coupling,
+            config.scale_floor,
+        )
+        for _ in range(n_flows)
+    )
 
 
 @dataclass(frozen=True)
@@ -39,7 +63,7 @@ class JointPass:
     target: FlowPass
 
 
-class ConditionalFlow(nn.Module):
+class ConditionalFlow(FlowModel):
     """`log p(x | cond[, side])` with exact encode/decode; the base of Full-Glow and the flow baselines.
 
     Images (`x` the target photo `(B, in_channels, H, W)`, `cond` the colour label image
@@ -48,27 +72,13 @@ class ConditionalFlow(nn.Module):
     `memory_saving = True` trains with invertible backprop (activations recomputed, not stored).
     """
 
-    name: ClassVar[str]
-    has_likelihood = True
-
-    def __init__(self, config: ConditionalFlowConfig) -> None:
-        super().__init__()
-        self.config = config
-        self.shapes = level_shapes(config.image_size, config.in_channels, config.n_blocks)
-        self.memory_saving = False
+    config: ConditionalFlowConfig
 
     def _encode(self, x: Tensor, cond: Tensor, side: Tensor | None) -> JointPass:
         raise NotImplementedError
 
     def _decode(self, latents: list[Tensor], cond: Tensor, side: Tensor | None) -> Tensor:
         raise NotImplementedError
-
-    @property
-    def num_dims(self) -> int:
-        return num_dims(self.config.in_channels, self.config.image_size)
-
-    def latent_shapes(self) -> list[tuple[int, int, int]]:
-        return [shape.latent_shape for shape in self.shapes]
 
     def _check(self, x: Tensor | None, cond: Tensor, side: Tensor | None) -> None:
         cfg = self.config
@@ -111,11 +121,7 @@ class ConditionalFlow(nn.Module):
     def initialize(self, x: Tensor, cond: Tensor, side: Tensor | None = None) -> None:
         """Data-dependent initialisation of every (conditional) actnorm from one batch."""
         self._check(x, cond, side)
-        with torch.no_grad():
-            was_training = self.training
-            self.train()
-            self._encode(x, cond, side)
-            self.train(was_training)
+        self._initialize(x, cond, side)
 
     def encode(self, x: Tensor, cond: Tensor, side: Tensor | None = None) -> list[Tensor]:
         """Standardised target latents `eps`, one per level: `log_prob = sum log N(eps) + logdet`."""
@@ -125,10 +131,7 @@ class ConditionalFlow(nn.Module):
     def decode(self, latents: list[Tensor], cond: Tensor, side: Tensor | None = None) -> Tensor:
         """Exact inverse of `encode` given the same condition: images `(B, in_channels, H, W)`."""
         self._check(None, cond, side)
-        expected = self.latent_shapes()
-        actual = [tuple(z.shape[1:]) for z in latents]
-        if actual != expected:
-            raise ValueError(f"latents must have shapes {expected} (after the batch), got {actual}")
+        self._check_latents(latents)
         if any(z.shape[0] != cond.shape[0] for z in latents):
             raise ValueError(
                 f"latents have batch sizes {[z.shape[0] for z in latents]}, cond has {cond.shape[0]}"
@@ -143,24 +146,5 @@ class ConditionalFlow(nn.Module):
         side: Tensor | None = None,
     ) -> Tensor:
         """`decode([T * randn for each latent], cond)`: photos for the labels in `cond`."""
-        latents = [
-            temperature
-            * torch.randn(
-                cond.shape[0], *s, generator=generator, device=cond.device, dtype=cond.dtype
-            )
-            for s in self.latent_shapes()
-        ]
+        latents = self._random_latents(cond.shape[0], temperature, generator, cond)
         return self.decode(latents, cond, side)
-
-    def save(self, directory: str | Path) -> None:
-        from fullglow.models.io import save_model
-
-        save_model(self, directory)
-
-    @classmethod
-    def load(
-        cls: type[FlowT], directory: str | Path, map_location: str | torch.device = "cpu"
-    ) -> FlowT:
-        from fullglow.models.io import load_model
-
-        return load_model(directory, map_location, expected=cls)

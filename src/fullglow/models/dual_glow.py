@@ -13,8 +13,9 @@ from fullglow.layers.flow_step import FlowStep
 from fullglow.models.conditional_flow import ConditionalFlow, JointPass
 from fullglow.models.config import ConditionalFlowConfig
 from fullglow.models.glow import Glow
-from fullglow.models.levels import LevelPlan, conditional_prior, decode_levels, encode_levels
-from fullglow.models.multiscale import LevelShape, SingleStreamStep, resize_side
+from fullglow.models.levels import LevelPlan, Stream, decode_levels, encode_levels, level_prior
+from fullglow.models.multiscale import LevelShape, resize_side
+from fullglow.models.saved import accept_wrapped_step_keys
 
 
 @dataclass(frozen=True)
@@ -40,11 +41,7 @@ class DualGlowTargetLevel(nn.Module):
         super().__init__()
         self.shape = shape
         self.steps = nn.ModuleList(
-            SingleStreamStep(
-                FlowStep(
-                    shape.channels, config.hidden_channels, config.coupling, config.scale_floor
-                )
-            )
+            FlowStep(shape.channels, config.hidden_channels, config.coupling, config.scale_floor)
             for _ in range(n_flows)
         )
         self.prior_net = ConditioningConv(
@@ -52,7 +49,8 @@ class DualGlowTargetLevel(nn.Module):
             config.prior_channels,
             ConditioningConfig(coupling_channels=config.prior_channels),
         )
-        self.prior = conditional_prior(shape, config.prior_channels)
+        self.prior = level_prior(shape, config.prior_channels)
+        accept_wrapped_step_keys(self)
 
 
 class DualGlow(ConditionalFlow):
@@ -67,6 +65,7 @@ class DualGlow(ConditionalFlow):
     """
 
     name = "dualglow"
+    config_class = DualGlowConfig
 
     def __init__(self, config: DualGlowConfig) -> None:
         super().__init__(config)
@@ -78,27 +77,24 @@ class DualGlow(ConditionalFlow):
             )
         )
 
-    def _source_plans(self) -> list[LevelPlan]:
-        return [level.plan() for level in self.source.levels]
-
     def _target_plans(self, source_latents: list[Tensor], side: Tensor | None) -> list[LevelPlan]:
         plans = []
         for level, source_latent in zip(self.target_levels, source_latents, strict=True):
             side_l = resize_side(side, level.shape.size)
             inputs = source_latent if side_l is None else torch.cat([source_latent, side_l], dim=1)
-            features = level.prior_net(inputs)
-            plans.append(LevelPlan(level.shape, list(level.steps), level.prior, (), features))
+            stream = Stream(level.shape, level.prior, level.prior_net(inputs))
+            plans.append(LevelPlan((stream,), list(level.steps)))
         return plans
 
     def _encode(self, x: Tensor, cond: Tensor, side: Tensor | None) -> JointPass:
-        source = encode_levels(cond, self._source_plans(), self.memory_saving)
+        source = self.source.encoding(cond, self.memory_saving)
         target_plans = self._target_plans(source.raw_latents, side)
-        target = encode_levels(x, target_plans, self.memory_saving)
+        (target,) = encode_levels((x,), target_plans, self.memory_saving)
         return JointPass(source.flow, target.flow)
 
     def _decode(self, latents: list[Tensor], cond: Tensor, side: Tensor | None) -> Tensor:
-        source = encode_levels(cond, self._source_plans())
-        return decode_levels(latents, self._target_plans(source.raw_latents, side))
+        source = self.source.encoding(cond)
+        return decode_levels((latents,), self._target_plans(source.raw_latents, side))[0]
 
     def source_log_prob(self, cond: Tensor) -> Tensor:
         """`log p(cond)` under the source Glow, `(B,)`."""

@@ -5,14 +5,13 @@ from __future__ import annotations
 from torch import Tensor, nn
 
 from fullglow.conditional.flow_step import ConditionalFlowStep
-from fullglow.layers.flow_step import FlowStep, StepTrace
+from fullglow.layers.flow_step import FlowStep
 from fullglow.layers.priors import GaussianSplit, TopPrior
-from fullglow.layers.reversible import ChainStep, States, StepGradients, run_chain
-from fullglow.layers.squeeze import squeeze, unsqueeze
-from fullglow.models.conditional_flow import ConditionalFlow, JointPass
+from fullglow.layers.reversible import ChainStep, States
+from fullglow.models.conditional_flow import ConditionalFlow, JointPass, conditional_steps
 from fullglow.models.config import FullGlowConfig
 from fullglow.models.glow import Glow
-from fullglow.models.levels import FlowPass, conditional_prior, join_latent, split_latent
+from fullglow.models.levels import LevelPlan, Stream, decode_levels, encode_levels, level_prior
 from fullglow.models.multiscale import LevelShape, resize_side
 
 
@@ -20,8 +19,9 @@ class JointStep(ChainStep):
     """Source step `(l, k)` and target step `(l, k)` as one two-stream invertible step.
 
     The target step reads the source step's trace, so the pair is invertible given only its
-    outputs: invert the source step (its intermediates are the trace), invert the target step. This is what
-    lets `run_chain` train Full-Glow with memory that does not grow with depth.
+    outputs: invert the source step (its intermediates are the trace), invert the target step.
+    This is what lets `run_chain` train Full-Glow with memory that does not grow with depth.
+    Context: `()` or `(side,)`.
     """
 
     def __init__(self, source: FlowStep, target: ConditionalFlowStep) -> None:
@@ -29,50 +29,17 @@ class JointStep(ChainStep):
         self.source = source
         self.target = target
 
-    def forward(self, states: States, context: States) -> tuple[States, States]:
+    def forward_chain(self, states: States, context: States) -> tuple[States, States]:
         x_a, x_b = states
-        side = context[0] if context else None
         y_a, logdet_a, trace = self.source.forward_traced(x_a)
-        y_b, logdet_b = self.target(x_b, trace, side)
+        y_b, logdet_b = self.target(x_b, trace, *context)
         return (y_a, y_b), (logdet_a, logdet_b)
 
-    def inverse(self, states: States, context: States) -> States:
+    def inverse_chain(self, states: States, context: States) -> States:
         y_a, y_b = states
-        side = context[0] if context else None
         x_a, _, trace = self.source.inverse_traced(y_a)
-        x_b, _ = self.target.inverse(y_b, trace, side)
+        x_b, _ = self.target.inverse(y_b, trace, *context)
         return x_a, x_b
-
-    def reverse(
-        self, outputs: States, grad_outputs: States, grad_logdets: States, context: States
-    ) -> StepGradients:
-        """Memory-saving backward of the pair, every coupling network run once.
-
-        The source step is rebuilt first (its intermediates are the target's conditions); the
-        target step's backward yields the gradients that reach those intermediates, which join
-        the source step's own backward.
-        """
-        if any(c.requires_grad for c in context):
-            return super().reverse(outputs, grad_outputs, grad_logdets, context)
-        (y_a, y_b), (grad_y_a, grad_y_b), (grad_logdet_a, grad_logdet_b) = (
-            outputs,
-            grad_outputs,
-            grad_logdets,
-        )
-        side = context[0] if context else None
-        source = self.source.reverse(y_a)
-        trace = StepTrace(
-            *(
-                t.detach().requires_grad_(True)
-                for t in (source.trace.actnorm, source.trace.invconv, y_a)
-            )
-        )
-        target = self.target.reverse(y_b, trace, side)
-        grad_x_b, target_pairs, trace_grads = target.gradients(grad_y_b, grad_logdet_b)
-        grad_x_a, source_pairs = source.gradients(grad_y_a, grad_logdet_a, trace_grads)
-        return StepGradients(
-            (source.input, target.input), (grad_x_a, grad_x_b), source_pairs + target_pairs
-        )
 
 
 class TargetLevel(nn.Module):
@@ -83,20 +50,10 @@ class TargetLevel(nn.Module):
     ) -> None:
         super().__init__()
         self.shape = shape
-        self.steps = nn.ModuleList(
-            ConditionalFlowStep(
-                shape.channels,
-                source_shape.channels,
-                shape.size,
-                config.hidden_channels,
-                config.conditioning,
-                config.side_channels,
-                config.coupling,
-                config.scale_floor,
-            )
-            for _ in range(n_flows)
+        self.steps = conditional_steps(
+            shape, source_shape.channels, n_flows, config, config.conditioning
         )
-        self.prior: GaussianSplit | TopPrior = conditional_prior(shape, 0)
+        self.prior: GaussianSplit | TopPrior = level_prior(shape)
 
 
 class FullGlow(ConditionalFlow):
@@ -111,6 +68,7 @@ class FullGlow(ConditionalFlow):
     """
 
     name = "fullglow"
+    config_class = FullGlowConfig
 
     def __init__(self, config: FullGlowConfig) -> None:
         super().__init__(config)
@@ -121,42 +79,43 @@ class FullGlow(ConditionalFlow):
                 self.shapes, self.source.shapes, config.n_flows, strict=True
             )
         )
+        # Built once, not registered: the steps they pair are the source's and the target's.
+        self._joint_steps = tuple(
+            tuple(JointStep(s, t) for s, t in zip(source.steps, target.steps, strict=True))
+            for source, target in zip(self.source.levels, self.target_levels, strict=True)
+        )
+
+    def _sides(self, side: Tensor | None) -> list[States]:
+        """Per level, the chain context: `()` or the side information at the level's size."""
+        return [
+            () if side is None else (resize_side(side, level.shape.size),)
+            for level in self.target_levels
+        ]
 
     def _encode(self, x: Tensor, cond: Tensor, side: Tensor | None) -> JointPass:
-        h_a, h_b = cond - 0.5, x - 0.5
-        latents_a, latents_b = [], []
-        logdet_a = cond.new_zeros(cond.shape[0])
-        logdet_b = x.new_zeros(x.shape[0])
-        for source_level, target_level in zip(self.source.levels, self.target_levels, strict=True):
-            h_a, h_b = squeeze(h_a), squeeze(h_b)
-            side_l = resize_side(side, target_level.shape.size)
-            steps = [
-                JointStep(s, t) for s, t in zip(source_level.steps, target_level.steps, strict=True)
-            ]
-            context = () if side_l is None else (side_l,)
-            (h_a, h_b), (step_a, step_b) = run_chain(steps, (h_a, h_b), context, self.memory_saving)
-            y_a, prior_a = source_level.prior(h_a)
-            y_b, prior_b = target_level.prior(h_b)
-            h_a, eps_a = split_latent(y_a, source_level.shape)
-            h_b, eps_b = split_latent(y_b, target_level.shape)
-            latents_a.append(eps_a)
-            latents_b.append(eps_b)
-            logdet_a = logdet_a + step_a + prior_a
-            logdet_b = logdet_b + step_b + prior_b
-        return JointPass(FlowPass(latents_a, logdet_a), FlowPass(latents_b, logdet_b))
+        plans = [
+            LevelPlan((source.stream(), Stream(target.shape, target.prior)), steps, context)
+            for source, target, steps, context in zip(
+                self.source.levels, self.target_levels, self._joint_steps, self._sides(side),
+                strict=True,
+            )
+        ]  # fmt: skip
+        source, target = encode_levels((cond, x), plans, self.memory_saving)
+        return JointPass(source.flow, target.flow)
 
     def _decode(self, latents: list[Tensor], cond: Tensor, side: Tensor | None) -> Tensor:
-        traces = self.source.step_traces(cond)
-        h: Tensor | None = None
-        for level, level_traces, eps in zip(
-            reversed(self.target_levels), reversed(traces), reversed(latents), strict=True
-        ):
-            side_l = resize_side(side, level.shape.size)
-            h, _ = level.prior.inverse(join_latent(h, eps))
-            for step, trace in zip(reversed(level.steps), reversed(level_traces), strict=True):
-                h, _ = step.inverse(h, trace, side_l)
-            h = unsqueeze(h)
-        return h + 0.5
+        plans = [
+            LevelPlan(
+                (Stream(level.shape, level.prior),),
+                list(level.steps),
+                context,
+                [(t.actnorm, t.invconv, t.coupling) for t in traces],
+            )
+            for level, traces, context in zip(
+                self.target_levels, self.source.step_traces(cond), self._sides(side), strict=True
+            )
+        ]
+        return decode_levels((latents,), plans)[0]
 
     def source_log_prob(self, cond: Tensor) -> Tensor:
         """`log p(cond)` under the source Glow, `(B,)`."""

@@ -2,35 +2,29 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import torch
 from torch import Tensor, nn
 
 from fullglow.layers.flow_step import FlowStep, StepTrace
 from fullglow.layers.priors import GaussianSplit, TopPrior
-from fullglow.layers.squeeze import squeeze
+from fullglow.layers.reversible import ChainStep, States
 from fullglow.likelihood import bits_per_dim
 from fullglow.models.config import GlowConfig
+from fullglow.models.flow_model import FlowModel
 from fullglow.models.levels import (
     FlowPass,
     LevelPlan,
-    conditional_prior,
+    LevelsPass,
+    Stream,
     decode_levels,
     encode_levels,
-    split_latent,
+    level_prior,
 )
-from fullglow.models.multiscale import (
-    LevelShape,
-    SingleStreamStep,
-    check_image,
-    level_shapes,
-    num_dims,
-)
+from fullglow.models.multiscale import LevelShape, check_image
 
 
 class GlowLevel(nn.Module):
-    """One block: (squeeze, done by the model) K flow steps, then a split prior or the top prior."""
+    """One block: (squeeze, done by the walker) K flow steps, then a split prior or the top prior."""
 
     def __init__(
         self,
@@ -45,13 +39,16 @@ class GlowLevel(nn.Module):
         self.steps = nn.ModuleList(
             FlowStep(shape.channels, hidden_channels, coupling, scale_floor) for _ in range(n_flows)
         )
-        self.prior: GaussianSplit | TopPrior = conditional_prior(shape, 0)
+        self.prior: GaussianSplit | TopPrior = level_prior(shape)
+
+    def stream(self) -> Stream:
+        return Stream(self.shape, self.prior)
 
     def plan(self) -> LevelPlan:
-        return LevelPlan(self.shape, [SingleStreamStep(step) for step in self.steps], self.prior)
+        return LevelPlan((self.stream(),), list(self.steps))
 
 
-class Glow(nn.Module):
+class Glow(FlowModel):
     """Multi-scale Glow over images in [0, 1] (centred to [-0.5, 0.5] internally, log-det 0).
 
     `log_prob(x)` is the continuous log-density in nats, per sample; `encode` returns the
@@ -59,43 +56,34 @@ class Glow(nn.Module):
     """
 
     name = "glow"
-    has_likelihood = True
+    config_class = GlowConfig
 
     def __init__(self, config: GlowConfig) -> None:
-        super().__init__()
-        self.config = config
-        self.shapes = level_shapes(config.image_size, config.in_channels, config.n_blocks)
+        super().__init__(config)
         self.levels = nn.ModuleList(
             GlowLevel(shape, n, config.hidden_channels, config.coupling, config.scale_floor)
             for shape, n in zip(self.shapes, config.n_flows, strict=True)
         )
-        self.memory_saving = False
-
-    @property
-    def num_dims(self) -> int:
-        return num_dims(self.config.in_channels, self.config.image_size)
-
-    def latent_shapes(self) -> list[tuple[int, int, int]]:
-        return [shape.latent_shape for shape in self.shapes]
 
     def _check(self, x: Tensor) -> None:
         check_image("x", x, self.config.in_channels, self.config.image_size)
 
+    def encoding(self, x: Tensor, memory_saving: bool = False) -> LevelsPass:
+        """The full encoding of `x`, raw latents included (Dual-Glow's target reads them)."""
+        plans = [level.plan() for level in self.levels]
+        (encoding,) = encode_levels((x,), plans, memory_saving)
+        return encoding
+
     def _encode(self, x: Tensor) -> FlowPass:
-        return encode_levels(x, [level.plan() for level in self.levels], self.memory_saving).flow
+        return self.encoding(x, self.memory_saving).flow
 
     def step_traces(self, x: Tensor) -> list[list[StepTrace]]:
         """The outputs of every operation of every step, per level (Full-Glow's conditions)."""
-        h = x - 0.5
-        traces = []
-        for level in self.levels:
-            h = squeeze(h)
-            level_traces = []
-            for step in level.steps:
-                h, _, trace = step.forward_traced(h)
-                level_traces.append(trace)
-            traces.append(level_traces)
-            h, _ = split_latent(level.prior(h)[0], level.shape)
+        traces: list[list[StepTrace]] = []
+        plans = [
+            LevelPlan((level.stream(),), [_Tracer(level.steps, traces)]) for level in self.levels
+        ]
+        encode_levels((x,), plans)
         return traces
 
     def encode(self, x: Tensor) -> list[Tensor]:
@@ -116,18 +104,12 @@ class Glow(nn.Module):
     def initialize(self, x: Tensor) -> None:
         """Data-dependent initialisation of every actnorm from the batch `x`."""
         self._check(x)
-        with torch.no_grad():
-            was_training = self.training
-            self.train()
-            self._encode(x)
-            self.train(was_training)
+        self._initialize(x)
 
     def decode(self, latents: list[Tensor]) -> Tensor:
-        expected = self.latent_shapes()
-        actual = [tuple(z.shape[1:]) for z in latents]
-        if actual != expected:
-            raise ValueError(f"latents must have shapes {expected} (after the batch), got {actual}")
-        return decode_levels(latents, [level.plan() for level in self.levels])
+        self._check_latents(latents)
+        (x,) = decode_levels((latents,), [level.plan() for level in self.levels])
+        return x
 
     def sample(
         self,
@@ -136,21 +118,25 @@ class Glow(nn.Module):
         generator: torch.Generator | None = None,
     ) -> Tensor:
         """`decode([T * randn for each latent])`; device and dtype follow the parameters."""
-        ref = next(self.parameters())
-        latents = [
-            temperature
-            * torch.randn(batch_size, *s, generator=generator, device=ref.device, dtype=ref.dtype)
-            for s in self.latent_shapes()
-        ]
-        return self.decode(latents)
+        reference = next(self.parameters())
+        return self.decode(self._random_latents(batch_size, temperature, generator, reference))
 
-    def save(self, directory: str | Path) -> None:
-        from fullglow.models.io import save_model
 
-        save_model(self, directory)
+class _Tracer(ChainStep):
+    """A level's flow steps as one forward-only chain step that appends their traces to `sink`."""
 
-    @classmethod
-    def load(cls, directory: str | Path, map_location: str | torch.device = "cpu") -> Glow:
-        from fullglow.models.io import load_model
+    def __init__(self, steps: nn.ModuleList, sink: list[list[StepTrace]]) -> None:
+        super().__init__()
+        self.steps = steps
+        self.sink = sink
 
-        return load_model(directory, map_location, expected=cls)
+    def forward_chain(self, states: States, context: States) -> tuple[States, States]:
+        (h,) = states
+        traces = []
+        logdet = h.new_zeros(h.shape[0])
+        for step in self.steps:
+            h, step_logdet, trace = step.forward_traced(h)
+            logdet = logdet + step_logdet
+            traces.append(trace)
+        self.sink.append(traces)
+        return (h,), (logdet,)

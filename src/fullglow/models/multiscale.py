@@ -1,4 +1,4 @@
-"""Shared pieces of the multi-scale architecture: level geometry, input checks, chain adapters."""
+"""Shared pieces of the multi-scale architecture: level geometry and input checks."""
 
 from __future__ import annotations
 
@@ -8,9 +8,6 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 from torch.nn import functional as F
-
-from fullglow.layers.flow_step import FlowStep
-from fullglow.layers.reversible import ChainStep, States, StepGradients
 
 
 @dataclass(frozen=True)
@@ -75,26 +72,3 @@ def resize_side(side: Tensor | None, size: tuple[int, int]) -> Tensor | None:
 
 def num_dims(channels: int, image_size: tuple[int, int]) -> int:
     return channels * math.prod(image_size)
-
-
-class SingleStreamStep(ChainStep):
-    """A `FlowStep` seen as a one-stream `ChainStep` (for `run_chain`)."""
-
-    def __init__(self, step: FlowStep) -> None:
-        super().__init__()
-        self.step = step
-
-    def forward(self, states: States, context: States) -> tuple[States, States]:
-        y, logdet = self.step(states[0])
-        return (y,), (logdet,)
-
-    def inverse(self, states: States, context: States) -> States:
-        x, _ = self.step.inverse(states[0])
-        return (x,)
-
-    def reverse(
-        self, outputs: States, grad_outputs: States, grad_logdets: States, context: States
-    ) -> StepGradients:
-        rebuilt = self.step.reverse(outputs[0])
-        grad_x, pairs = rebuilt.gradients(grad_outputs[0], grad_logdets[0])
-        return StepGradients((rebuilt.input,), (grad_x,), pairs)

@@ -167,6 +167,7 @@ class Pix2Pix(nn.Module):
 
     has_likelihood = False
     name = "pix2pix"
+    config_class = Pix2PixConfig
 
     def __init__(self, config: Pix2PixConfig) -> None:
         super().__init__()

@@ -8,23 +8,27 @@ from typing import Any
 
 from torch import nn
 
-from fullglow.models.c_glow import CGLOW_V1_PRESETS, CGLOW_V2_PRESETS, CGlowConfig, CGlowV1, CGlowV2
+from fullglow.models.c_glow import CGLOW_V1_PRESETS, CGLOW_V2_PRESETS, CGlowV1, CGlowV2
 from fullglow.models.config import FullGlowConfig, GlowConfig, config_from_dict
-from fullglow.models.dual_glow import DUALGLOW_PRESETS, DualGlow, DualGlowConfig
+from fullglow.models.dual_glow import DUALGLOW_PRESETS, DualGlow
 from fullglow.models.full_glow import FullGlow
 from fullglow.models.glow import Glow
 from fullglow.models.pix2pix import PRESETS as PIX2PIX_PRESETS
-from fullglow.models.pix2pix import Pix2Pix, Pix2PixConfig
+from fullglow.models.pix2pix import Pix2Pix
 
 
 @dataclass(frozen=True)
 class ModelSpec:
-    """How to build one model: its class, config class, named presets and default preset."""
+    """How to build one model: its class, named presets and default preset."""
 
     model_class: type[nn.Module]
-    config_class: type
     presets: dict[str, Any]
     default_preset: str = "paper-256"
+
+    @property
+    def config_class(self) -> type:
+        """The model's config dataclass (the class's `config_class`)."""
+        return self.model_class.config_class
 
 
 GLOW_PRESETS = {
@@ -45,12 +49,12 @@ FULLGLOW_PRESETS = {
 }
 
 MODELS: dict[str, ModelSpec] = {
-    "glow": ModelSpec(Glow, GlowConfig, GLOW_PRESETS),
-    "fullglow": ModelSpec(FullGlow, FullGlowConfig, FULLGLOW_PRESETS),
-    "cglow-v1": ModelSpec(CGlowV1, CGlowConfig, CGLOW_V1_PRESETS),
-    "cglow-v2": ModelSpec(CGlowV2, CGlowConfig, CGLOW_V2_PRESETS),
-    "dualglow": ModelSpec(DualGlow, DualGlowConfig, DUALGLOW_PRESETS),
-    "pix2pix": ModelSpec(Pix2Pix, Pix2PixConfig, PIX2PIX_PRESETS),
+    "glow": ModelSpec(Glow, GLOW_PRESETS),
+    "fullglow": ModelSpec(FullGlow, FULLGLOW_PRESETS),
+    "cglow-v1": ModelSpec(CGlowV1, CGLOW_V1_PRESETS),
+    "cglow-v2": ModelSpec(CGlowV2, CGLOW_V2_PRESETS),
+    "dualglow": ModelSpec(DualGlow, DUALGLOW_PRESETS),
+    "pix2pix": ModelSpec(Pix2Pix, PIX2PIX_PRESETS),
 }
 
 
