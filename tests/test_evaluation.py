@@ -52,7 +52,9 @@ def tiny_fullglow(root: Path, seed: int = 0) -> nn.Module:
     so that the conditioning networks really use the label (they start at zero)."""
     torch.manual_seed(seed)
     model = build_model("fullglow", "tiny", image_size=SIZE)
-    batch = next(iter(torch.utils.data.DataLoader(open_dataset_split(root, "train", SIZE), batch_size=8)))
+    batch = next(
+        iter(torch.utils.data.DataLoader(open_dataset_split(root, "train", SIZE), batch_size=8))
+    )
     model.initialize(batch.photo, batch.label_colour)
     with torch.no_grad():
         for parameter in model.parameters():
@@ -147,6 +149,21 @@ def test_bpd_of_a_flow_does_not_depend_on_batch_size(
 
 def test_a_float64_model_is_evaluated_in_float64(model: nn.Module, val: CityscapesDataset) -> None:
     double = copy.deepcopy(model).double()
+    calls: list[tuple[str, torch.dtype]] = []
+
+    def recorded(name: str) -> object:
+        method = getattr(double, name)
+
+        def call(*args: object, **kwargs: object) -> Tensor:
+            inputs = [a for a in (*args, *kwargs.values()) if isinstance(a, Tensor)]
+            out = method(*args, **kwargs)
+            calls.extend((name, t.dtype) for t in (*inputs, out))
+            return out
+
+        return call
+
+    double.log_prob = recorded("log_prob")
+    double.sample = recorded("sample")
     single = conditional_bpd(model, val, batch_size=4, draws=1)
     torch.testing.assert_close(
         conditional_bpd(double, val, batch_size=4, draws=1).per_image, single.per_image,
@@ -155,6 +172,10 @@ def test_a_float64_model_is_evaluated_in_float64(model: nn.Module, val: Cityscap
     settings = EvaluationSettings(temperatures=(0.0,), rounds=1, batch_size=4)
     results, _ = segmentation_scores(double, colour_segmenter(), val, settings)
     assert 0 <= results[0].rounds[0].pixel_accuracy <= 1
+    # Photos, conditions, side inputs and results of both passes are float64, the model too.
+    assert {name for name, _ in calls} == {"log_prob", "sample"}
+    assert {dtype for _, dtype in calls} == {torch.float64}
+    assert all(p.dtype == torch.float64 for p in double.parameters())
 
 
 def _read_round(out: Path, dataset: CityscapesDataset, round_number: int) -> np.ndarray:
