@@ -104,7 +104,10 @@ def test_evaluate_writes_a_complete_metrics_json(
             assert entry[name]["std"] == pytest.approx(abs(values[0] - values[1]) / 2)
     zero = metrics["temperatures"][0]
     assert zero["rounds"][0] == zero["rounds"][1]  # T = 0 draws nothing
-    assert _scores_in_range(metrics["ground_truth"], diverged=None)
+    truth = dict(metrics["ground_truth"])
+    # A segmenter trained for 3 steps scores the real photos below chance, and says so.
+    assert "near chance" in truth.pop("warning")
+    assert _scores_in_range(truth, diverged=None)
     assert not [p for p in run.iterdir() if p.name.startswith(".")]
 
 

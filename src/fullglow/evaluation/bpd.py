@@ -70,8 +70,10 @@ def conditional_bpd(
     draws: int = 4,
     seed: int = 0,
     num_workers: int = 0,
+    progress: bool = True,
 ) -> BpdResult:
-    """Exact conditional BPD of every photo of `dataset` under a flow, on the model's device.
+    """Exact conditional BPD of every photo of `dataset` under a flow, on the model's device
+    (`progress`: show a progress bar).
 
     Raises:
         UserInputError: the model has no likelihood (pix2pix), `draws` < 1, an empty dataset or
@@ -85,7 +87,7 @@ def conditional_bpd(
     n_bits = int(model.config.n_bits)
     totals = torch.zeros(len(dataset), dtype=torch.float64)
     offset = 0
-    for batch in tqdm(loader, desc="conditional bpd", unit="batch"):
+    for batch in tqdm(loader, desc="conditional bpd", unit="batch", disable=not progress):
         check_image_size(model, batch, str(dataset.root))
         size = batch.photo.shape[0]
         cond = to_model(model, batch.label_colour)
