@@ -99,10 +99,12 @@ def augment_dataset(
     seed: int = 0,
     num_workers: int = 0,
     overwrite: bool = False,
+    progress: bool = True,
 ) -> AugmentSummary:
     """Generate `per_label` photos for each label of `labels` and write the dataset (see module).
 
     `labels` must be loaded at the model's size (`open_dataset_split(..., require_photos=False)`).
+    `progress`: show a progress bar.
 
     Raises:
         UserInputError: `per_label` < 1, an empty split, labels of another size than the
@@ -117,7 +119,7 @@ def augment_dataset(
     split = labels.split
     start = time.perf_counter()
     skipped = 0
-    bar = tqdm(total=len(labels) * per_label, desc="augmenting", unit="img")
+    bar = tqdm(total=len(labels) * per_label, desc="augmenting", unit="img", disable=not progress)
     with staged_directory(Path(out_dir), overwrite) as staging, ImageWriter() as writer, bar:
         offset = 0
         for batch_index, batch, records in batches_with_records(loader, labels):

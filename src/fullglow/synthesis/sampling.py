@@ -122,12 +122,14 @@ def sample_split(
     seed: int = 0,
     num_workers: int = 0,
     overwrite: bool = False,
+    progress: bool = True,
 ) -> SamplingSummary:
     """Synthesize a photo for every label of `dataset`, `rounds` times, in the Cityscapes layout.
 
     Writes `out_dir/round_k/leftImg8bit/{split}/{city}/{stem}_leftImg8bit.png` (`k = 1..rounds`),
     8-bit PNGs clamped to [0, 1]. The model runs on its own device, `batch_size` labels at a time;
     the whole tree is built in a temporary folder and renamed to `out_dir` at the end.
+    `progress`: show a progress bar.
 
     Raises:
         UserInputError: `rounds` or `batch_size` < 1, an empty dataset, images of another size
@@ -140,7 +142,7 @@ def sample_split(
     device = model_device(model)
     start = time.perf_counter()
     diverged = 0
-    bar = tqdm(total=len(dataset) * rounds, desc="sampling", unit="img")
+    bar = tqdm(total=len(dataset) * rounds, desc="sampling", unit="img", disable=not progress)
     with staged_directory(Path(out_dir), overwrite) as staging, ImageWriter() as writer, bar:
         for round_index in range(rounds):
             root = round_folder(staging, round_index)

@@ -50,6 +50,7 @@ def run(args: argparse.Namespace) -> int:
         seed=args.seed,
         num_workers=args.num_workers,
         overwrite=args.overwrite,
+        progress=not args.quiet,
     )
     skipped = f"; left out {summary.skipped} that diverged" if summary.skipped else ""
     sys.stdout.write(

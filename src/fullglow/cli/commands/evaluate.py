@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from fullglow.cli.args import add_quiet_option, add_threads_option, image_size, use_threads
+from fullglow.cli.args import image_size, use_threads
 from fullglow.cli.commands.sample import add_model_options, add_run_option
 from fullglow.data.cityscapes import CityscapesDataset
 from fullglow.errors import UserInputError
@@ -53,8 +53,6 @@ def add_evaluation_options(parser: argparse.ArgumentParser) -> None:
         "--figure-rows", type=int, default=4,
         help="labels shown in the samples figure (default 4; at most the batch size; 0: none)",
     )  # fmt: skip
-    add_threads_option(parser)
-    add_quiet_option(parser)
 
 
 def settings_from_args(

@@ -15,10 +15,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import torch
-
-from fullglow.cli.args import image_size
-from fullglow.errors import UserInputError
+from fullglow.cli.args import add_quiet_option, image_size, use_threads
 from fullglow.models.registry import MODELS
 from fullglow.training import TrainConfig, TrainingError, train, trainable_models
 
@@ -76,6 +73,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="CPU threads for torch (default: torch's, one per core; on a machine busy with "
         "other work, fewer threads than cores trains much faster)",
     )  # fmt: skip
+    add_quiet_option(run)
     run.add_argument(
         "--dtype", choices=("float32", "float64"), default=defaults.dtype,
         help="parameter and data precision (default: %(default)s)",
@@ -185,11 +183,9 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
 def run_command(args: argparse.Namespace) -> int:
     config = config_from_args(args)
     if args.threads is not None:
-        if args.threads < 1:
-            raise UserInputError(f"--threads must be >= 1, got {args.threads}")
-        torch.set_num_threads(args.threads)
+        use_threads(args.threads)
     try:
-        result = train(config, args.out, resume=args.resume)
+        result = train(config, args.out, resume=args.resume, progress=not args.quiet)
     except TrainingError as err:
         sys.stderr.write(f"fullglow train: {err}\n")
         return 1

@@ -6,9 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-import torch
-
-from fullglow.cli.args import image_size
+from fullglow.cli.args import add_quiet_option, add_threads_option, image_size, use_threads
 from fullglow.data import CityscapesDataset
 from fullglow.segmenter.network import SegmenterConfig
 from fullglow.segmenter.training import (
@@ -18,6 +16,7 @@ from fullglow.segmenter.training import (
     DEFAULT_STEPS,
     train_segmenter,
 )
+from fullglow.training.distributed import resolve_device
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -57,20 +56,23 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--width", type=int, default=SegmenterConfig.width,
         help="channels of the first stage (default: %(default)s)",
     )  # fmt: skip
-    parser.add_argument("--device", default=None, help="torch device (default: cuda if available)")
+    parser.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N (default auto)")
+    add_threads_option(parser)
+    add_quiet_option(parser)
     parser.add_argument("--seed", type=int, default=0, help="(default: %(default)s)")
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
+    use_threads(args.threads)
+    device = resolve_device(args.device)
     train = CityscapesDataset(args.data, split="train", image_size=args.image_size, flip=True)
     val = CityscapesDataset(args.data, split="val", image_size=args.image_size)
     size = args.image_size or tuple(train[0].photo.shape[-2:])
     config = SegmenterConfig(width=args.width, image_size=size)
     report = train_segmenter(
         train, config, args.steps, args.batch_size, args.lr, device, args.seed, args.out, val,
-        class_balance=args.class_balance,
+        class_balance=args.class_balance, progress=not args.quiet,
     )  # fmt: skip
     sys.stdout.write(
         f"segmenter written to {report.path} ({report.steps} steps, {report.seconds:.0f} s, "
