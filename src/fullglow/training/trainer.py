@@ -259,8 +259,8 @@ class _Run:
         run_dir = self.run_dir
         if run_dir.exists() and not run_dir.is_dir():
             raise UserInputError(f"--out {run_dir}: exists and is not a folder")
-        stored = reconcile_config(run_dir, self.config, resume)
         latest = self.store.latest()
+        stored = reconcile_config(run_dir, self.config, resume, trained=latest is not None)
         if latest is not None and not resume:
             raise UserInputError(
                 f"{run_dir} already holds checkpoints (newest {latest.name}); pass --resume to "
