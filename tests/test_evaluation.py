@@ -37,6 +37,7 @@ from fullglow.layers.priors import TopPrior
 from fullglow.likelihood import standard_normal_log_prob
 from fullglow.metrics import NUM_CLASSES
 from fullglow.synthesis.augment import augment_dataset
+from fullglow.synthesis.generation import model_condition
 from fullglow.synthesis.images import cityscapes_photo_path, to_uint8
 from fullglow.synthesis.sampling import sample_split
 from fullglow.synthesis.sheet import GAP, FigureColumn, compose_figure
@@ -231,10 +232,10 @@ def test_content_transfer_scales_the_latents(model: nn.Module, val: CityscapesDa
     photo, label = batch.photo.double(), batch.label_colour.double()
     model64 = copy.deepcopy(model).double()
     scaled = content_transfer(model64, photo, label, label, scale=0.5)
-    # Decoding is the exact inverse under the same label: the result encodes to half the latents.
-    for z_scaled, z in zip(
-        model64.encode(scaled, label), model64.encode(photo, label), strict=True
-    ):
+    # Decoding is the exact inverse under the same label: the result encodes to half the latents
+    # (under the condition as every use prepares it).
+    cond = model_condition(model64, label)
+    for z_scaled, z in zip(model64.encode(scaled, cond), model64.encode(photo, cond), strict=True):
         torch.testing.assert_close(z_scaled, 0.5 * z, rtol=0, atol=1e-8)
     for bad in (0.0, -1.0, math.inf, math.nan):
         with pytest.raises(UserInputError, match="latent scale"):
@@ -361,7 +362,7 @@ class FailingModel(nn.Module):
 
     def __init__(self) -> None:
         super().__init__()
-        self.config = SimpleNamespace(image_size=SIZE, side_channels=0)
+        self.config = SimpleNamespace(n_bits=8, image_size=SIZE, side_channels=0)
         self.calls = 0
 
     def sample(
@@ -395,7 +396,7 @@ class DivergingModel(nn.Module):
 
     def __init__(self) -> None:
         super().__init__()
-        self.config = SimpleNamespace(image_size=SIZE, side_channels=0)
+        self.config = SimpleNamespace(n_bits=8, image_size=SIZE, side_channels=0)
 
     def sample(
         self, cond: Tensor, temperature: float, generator: torch.Generator, side: None

@@ -22,7 +22,7 @@ from tqdm import tqdm
 from fullglow.data.cityscapes import CityscapesDataset
 from fullglow.errors import UserInputError
 from fullglow.likelihood import bits_per_dim, dequantize
-from fullglow.synthesis.generation import check_image_size, side_input, to_model
+from fullglow.synthesis.generation import check_image_size, model_condition, side_input, to_model
 from fullglow.synthesis.seeds import derive_seed
 from fullglow.synthesis.splits import sequential_loader
 
@@ -90,7 +90,7 @@ def conditional_bpd(
     for batch in tqdm(loader, desc="conditional bpd", unit="batch", disable=not progress):
         check_image_size(model, batch, str(dataset.root))
         size = batch.photo.shape[0]
-        cond = to_model(model, batch.label_colour)
+        cond = model_condition(model, batch.label_colour)
         side = side_input(model, to_model(model, batch.boundary))
         for draw in range(draws):
             x = to_model(model, dequantize_per_image(batch.photo, offset, draw, seed, n_bits))

@@ -49,6 +49,7 @@ from fullglow.synthesis.generation import (
     PAPER_TEMPERATURES,
     check_image_size,
     generate,
+    model_condition,
     model_device,
     side_input,
     temperatures_of,
@@ -224,7 +225,7 @@ def segmentation_scores(
     with bar:
         for batch_index, batch in enumerate(loader):
             check_image_size(model, batch, str(dataset.root))
-            cond = to_model(model, batch.label_colour)
+            cond = model_condition(model, batch.label_colour)
             side = side_input(model, to_model(model, batch.boundary))
             target = batch.train_ids.to(device)
             real += confusion_matrix(

@@ -42,6 +42,7 @@ from fullglow.files import staged_directory
 from fullglow.synthesis.generation import (
     check_image_size,
     generate,
+    model_condition,
     model_device,
     side_input,
     temperatures_of,
@@ -124,7 +125,7 @@ def augment_dataset(
         offset = 0
         for batch_index, batch, records in batches_with_records(loader, labels):
             check_image_size(model, batch, str(labels.root))
-            cond = to_model(model, batch.label_colour)
+            cond = model_condition(model, batch.label_colour)
             side = side_input(model, to_model(model, batch.boundary))
             label_files = [_label_files(labels, offset + i, r, size) for i, r in enumerate(records)]
             offset += len(records)

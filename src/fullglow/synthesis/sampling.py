@@ -28,6 +28,7 @@ from fullglow.files import staged_directory
 from fullglow.synthesis.generation import (
     check_image_size,
     generate,
+    model_condition,
     model_device,
     side_input,
     temperatures_of,
@@ -149,7 +150,7 @@ def sample_split(
             for batch_index, batch, records in batches_with_records(loader, dataset):
                 check_image_size(model, batch, str(dataset.root))
                 generator = batch_generator(device, seed, round_index, batch_index)
-                cond = to_model(model, batch.label_colour)
+                cond = model_condition(model, batch.label_colour)
                 side = side_input(model, to_model(model, batch.boundary))
                 generated = generate(model, cond, side, temperature, generator)
                 diverged += int(diverged_samples(generated).sum())
