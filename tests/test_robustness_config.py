@@ -20,21 +20,21 @@ from fullglow.training import trainer as trainer_module
 SIZE = "16x32"
 
 BAD_OPTIONS = [
-    (["--hidden-channels", "abc"], "hidden_channels must be an integer, got 'abc'"),
-    (["--hidden-channels", "3.5"], "hidden_channels must be an integer, got 3.5"),
-    (["--hidden-channels", "0"], "hidden_channels must be >= 1, got 0"),
-    (["--conditioning", "5"], "conditioning must be a JSON object with the fields mlp_conv"),
+    (["--hidden-channels", "abc"], "--hidden-channels must be an integer, got 'abc'"),
+    (["--hidden-channels", "3.5"], "--hidden-channels must be an integer, got 3.5"),
+    (["--hidden-channels", "0"], "--hidden-channels must be >= 1, got 0"),
+    (["--conditioning", "5"], "--conditioning must be a JSON object with the fields mlp_conv"),
     (["--conditioning", '{"coupling_channels": 0}'], "coupling_channels must be >= 1, got 0"),
-    (["--in-channels", "0"], "in_channels must be >= 1, got 0"),
-    (["--cond-channels", "-1"], "cond_channels must be >= 1, got -1"),
-    (["--source-weight", "abc"], "source_weight must be a number, got 'abc'"),
-    (["--source-weight", "-1"], "source_weight must be >= 0, got -1"),
-    (["--n-bits", "0"], r"n_bits must be in \[1, 8\], got 0"),
-    (["--n-bits", "9"], r"n_bits must be in \[1, 8\], got 9"),
-    (["--coupling", "3"], "coupling must be a string, got 3"),
-    (["--model", "dualglow", "--prior-channels", "0"], "prior_channels must be >= 1, got 0"),
-    (["--model", "pix2pix", "--hidden-channels", "abc"], "hidden_channels must be an integer"),
-    (["--model", "cglow-v2", "--feature-channels", "x"], "feature_channels must be an integer"),
+    (["--in-channels", "0"], "--in-channels must be >= 1, got 0"),
+    (["--cond-channels", "-1"], "--cond-channels must be >= 1, got -1"),
+    (["--source-weight", "abc"], "--source-weight must be a number, got 'abc'"),
+    (["--source-weight", "-1"], "--source-weight must be >= 0, got -1"),
+    (["--n-bits", "0"], r"--n-bits must be in \[1, 8\], got 0"),
+    (["--n-bits", "9"], r"--n-bits must be in \[1, 8\], got 9"),
+    (["--coupling", "3"], "--coupling must be a string, got 3"),
+    (["--model", "dualglow", "--prior-channels", "0"], "--prior-channels must be >= 1, got 0"),
+    (["--model", "pix2pix", "--hidden-channels", "abc"], "--hidden-channels must be an integer"),
+    (["--model", "cglow-v2", "--feature-channels", "x"], "--feature-channels must be an integer"),
 ]
 
 

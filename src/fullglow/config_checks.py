@@ -18,6 +18,16 @@ from typing import Any, Literal, Union
 from fullglow.errors import UserInputError
 
 
+class ConfigFieldError(UserInputError):
+    """A config field with a wrong value: `field`, and `problem` (what it must be, what it got),
+    so that a command line can name its own option for the field (`--hidden-channels`)."""
+
+    def __init__(self, field: str, problem: str) -> None:
+        super().__init__(f"{field} {problem}")
+        self.field = field
+        self.problem = problem
+
+
 def _matches(value: Any, hint: Any) -> bool:
     """Whether `value` has the type `hint` (lists stand for tuples: JSON has no tuples)."""
     origin = typing.get_origin(hint)
@@ -76,27 +86,27 @@ def _describe(hint: Any) -> str:
 
 
 def check_types(config: Any) -> None:
-    """Raise `UserInputError` for the first field of the dataclass `config` whose value does not
+    """Raise `ConfigFieldError` for the first field of the dataclass `config` whose value does not
     have its annotated type (`hidden_channels must be an integer, got 'abc'`)."""
     hints = typing.get_type_hints(type(config))
     for f in dataclasses.fields(config):
         value = getattr(config, f.name)
         if not _matches(value, hints[f.name]):
-            raise UserInputError(f"{f.name} must be {_describe(hints[f.name])}, got {value!r}")
+            raise ConfigFieldError(f.name, f"must be {_describe(hints[f.name])}, got {value!r}")
 
 
 def check_at_least(config: Any, minimum: float, *names: str) -> None:
-    """Raise `UserInputError` unless each named field (a number, or a list of numbers) is
+    """Raise `ConfigFieldError` unless each named field (a number, or a list of numbers) is
     finite and >= `minimum`."""
     for name in names:
         value = getattr(config, name)
         values = value if isinstance(value, tuple | list) else (value,)
         if not all(math.isfinite(v) and v >= minimum for v in values):
-            raise UserInputError(f"{name} must be >= {minimum:g}, got {value!r}")
+            raise ConfigFieldError(name, f"must be >= {minimum:g}, got {value!r}")
 
 
 def check_between(config: Any, name: str, low: float, high: float) -> None:
-    """Raise `UserInputError` unless the field `name` lies in `[low, high]`."""
+    """Raise `ConfigFieldError` unless the field `name` lies in `[low, high]`."""
     value = getattr(config, name)
     if not (math.isfinite(value) and low <= value <= high):
-        raise UserInputError(f"{name} must be in [{low:g}, {high:g}], got {value!r}")
+        raise ConfigFieldError(name, f"must be in [{low:g}, {high:g}], got {value!r}")

@@ -16,8 +16,11 @@ from pathlib import Path
 from typing import Any
 
 from fullglow.cli.args import add_quiet_option, image_size, use_threads
+from fullglow.config_checks import ConfigFieldError
+from fullglow.errors import UserInputError
 from fullglow.models.registry import MODELS
 from fullglow.training import TrainConfig, TrainingError, train, trainable_models
+from fullglow.training.initial import model_config
 
 # Model fields set through other options: --image-size, --boundary, and the training --lr.
 _NOT_MODEL_OPTIONS = {"image_size", "side_channels", "lr"}
@@ -180,8 +183,21 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
     return TrainConfig(**values)
 
 
+def checked_config(args: argparse.Namespace) -> TrainConfig:
+    """`config_from_args`, with the model's config checked too (before the run folder is
+    touched); a bad value is reported under the option that set it (`--hidden-channels ...`)."""
+    try:
+        config = config_from_args(args)
+        model_config(config)
+    except ConfigFieldError as err:
+        if err.field not in vars(args) and _OPTION_PREFIX + err.field not in vars(args):
+            raise
+        raise UserInputError(f"--{err.field.replace('_', '-')} {err.problem}") from None
+    return config
+
+
 def run_command(args: argparse.Namespace) -> int:
-    config = config_from_args(args)
+    config = checked_config(args)
     if args.threads is not None:
         use_threads(args.threads)
     try:
