@@ -20,7 +20,7 @@ from fullglow.synthesis.augment import (
     check_complete_augment,
     read_scores,
 )
-from fullglow.synthesis.generation import side_input, to_model
+from fullglow.synthesis.generation import model_condition, side_input, to_model
 from fullglow.synthesis.images import photo_tensor
 from fullglow.synthesis.seeds import derive_seed
 from fullglow.synthesis.selection import rule_score, select_top
@@ -110,7 +110,7 @@ def test_recorded_bits_per_dim_equal_a_recomputed_log_prob(
         )
         noise = torch.rand(photo.shape, generator=generator)
         x = (torch.floor(photo * 256).clamp(max=255) + noise) / 256
-        cond = to_model(model, sample.label_colour[None])
+        cond = model_condition(model, sample.label_colour[None])
         side = side_input(model, to_model(model, sample.boundary[None]))
         with torch.no_grad():
             log_prob = float(model.log_prob(x[None], cond, side))
@@ -119,7 +119,7 @@ def test_recorded_bits_per_dim_equal_a_recomputed_log_prob(
         again = candidate_bits_per_dim(
             model, photo[None], cond, side, [derive_seed(0, line.candidate, line.index)]
         )
-        assert float(again) == pytest.approx(line.bits_per_dim, abs=1e-9)
+        assert float(again) == pytest.approx(line.bits_per_dim, abs=1e-5)  # float32, batch of 4 vs 1
 
 
 def _tree(root: Path) -> dict[str, bytes]:

@@ -37,6 +37,7 @@ from fullglow.layers.priors import TopPrior
 from fullglow.likelihood import standard_normal_log_prob
 from fullglow.metrics import NUM_CLASSES
 from fullglow.synthesis.augment import augment_dataset
+from fullglow.synthesis.generation import model_condition
 from fullglow.synthesis.images import cityscapes_photo_path, to_uint8
 from fullglow.synthesis.sampling import sample_split
 from fullglow.synthesis.sheet import GAP, FigureColumn, compose_figure
@@ -52,7 +53,9 @@ def tiny_fullglow(root: Path, seed: int = 0) -> nn.Module:
     so that the conditioning networks really use the label (they start at zero)."""
     torch.manual_seed(seed)
     model = build_model("fullglow", "tiny", image_size=SIZE)
-    batch = next(iter(torch.utils.data.DataLoader(open_dataset_split(root, "train", SIZE), batch_size=8)))
+    batch = next(
+        iter(torch.utils.data.DataLoader(open_dataset_split(root, "train", SIZE), batch_size=8))
+    )
     model.initialize(batch.photo, batch.label_colour)
     with torch.no_grad():
         for parameter in model.parameters():
@@ -147,6 +150,21 @@ def test_bpd_of_a_flow_does_not_depend_on_batch_size(
 
 def test_a_float64_model_is_evaluated_in_float64(model: nn.Module, val: CityscapesDataset) -> None:
     double = copy.deepcopy(model).double()
+    calls: list[tuple[str, torch.dtype]] = []
+
+    def recorded(name: str) -> object:
+        method = getattr(double, name)
+
+        def call(*args: object, **kwargs: object) -> Tensor:
+            inputs = [a for a in (*args, *kwargs.values()) if isinstance(a, Tensor)]
+            out = method(*args, **kwargs)
+            calls.extend((name, t.dtype) for t in (*inputs, out))
+            return out
+
+        return call
+
+    double.log_prob = recorded("log_prob")
+    double.sample = recorded("sample")
     single = conditional_bpd(model, val, batch_size=4, draws=1)
     torch.testing.assert_close(
         conditional_bpd(double, val, batch_size=4, draws=1).per_image, single.per_image,
@@ -155,6 +173,10 @@ def test_a_float64_model_is_evaluated_in_float64(model: nn.Module, val: Cityscap
     settings = EvaluationSettings(temperatures=(0.0,), rounds=1, batch_size=4)
     results, _ = segmentation_scores(double, colour_segmenter(), val, settings)
     assert 0 <= results[0].rounds[0].pixel_accuracy <= 1
+    # Photos, conditions, side inputs and results of both passes are float64, the model too.
+    assert {name for name, _ in calls} == {"log_prob", "sample"}
+    assert {dtype for _, dtype in calls} == {torch.float64}
+    assert all(p.dtype == torch.float64 for p in double.parameters())
 
 
 def _read_round(out: Path, dataset: CityscapesDataset, round_number: int) -> np.ndarray:
@@ -210,10 +232,10 @@ def test_content_transfer_scales_the_latents(model: nn.Module, val: CityscapesDa
     photo, label = batch.photo.double(), batch.label_colour.double()
     model64 = copy.deepcopy(model).double()
     scaled = content_transfer(model64, photo, label, label, scale=0.5)
-    # Decoding is the exact inverse under the same label: the result encodes to half the latents.
-    for z_scaled, z in zip(
-        model64.encode(scaled, label), model64.encode(photo, label), strict=True
-    ):
+    # Decoding is the exact inverse under the same label: the result encodes to half the latents
+    # (under the condition as every use prepares it).
+    cond = model_condition(model64, label)
+    for z_scaled, z in zip(model64.encode(scaled, cond), model64.encode(photo, cond), strict=True):
         torch.testing.assert_close(z_scaled, 0.5 * z, rtol=0, atol=1e-8)
     for bad in (0.0, -1.0, math.inf, math.nan):
         with pytest.raises(UserInputError, match="latent scale"):
@@ -340,7 +362,7 @@ class FailingModel(nn.Module):
 
     def __init__(self) -> None:
         super().__init__()
-        self.config = SimpleNamespace(image_size=SIZE, side_channels=0)
+        self.config = SimpleNamespace(n_bits=8, image_size=SIZE, side_channels=0)
         self.calls = 0
 
     def sample(
@@ -374,7 +396,7 @@ class DivergingModel(nn.Module):
 
     def __init__(self) -> None:
         super().__init__()
-        self.config = SimpleNamespace(image_size=SIZE, side_channels=0)
+        self.config = SimpleNamespace(n_bits=8, image_size=SIZE, side_channels=0)
 
     def sample(
         self, cond: Tensor, temperature: float, generator: torch.Generator, side: None

@@ -33,8 +33,9 @@ def test_scores_hand_computed():
     )
 
 
-def test_absent_classes_are_left_out_of_the_means():
-    # Class 2 never occurs; class 3 is predicted once but is absent from the labels.
+def test_absent_classes_are_left_out_of_the_means_unless_predicted():
+    # Class 2 never occurs; class 3 is predicted once but is absent from the labels: its IoU is 0
+    # (FCN code, cityscapesScripts), while its accuracy is undefined.
     target = torch.tensor([0, 0, 1, 1])
     pred = torch.tensor([0, 3, 1, 1])
     conf = confusion_matrix(pred, target, num_classes=4)
@@ -42,9 +43,10 @@ def test_absent_classes_are_left_out_of_the_means():
     scores = SegmentationScores.from_confusion(conf)
     assert scores.pixel_accuracy == pytest.approx(3 / 4)
     assert scores.class_accuracy == pytest.approx((1 / 2 + 1) / 2)
-    assert scores.mean_iou == pytest.approx((1 / 2 + 1) / 2)
+    assert scores.mean_iou == pytest.approx((1 / 2 + 1 + 0) / 3)
     assert scores.per_class_iou[:2].tolist() == pytest.approx([1 / 2, 1])
-    assert all(math.isnan(v) for v in scores.per_class_iou[2:].tolist())
+    assert math.isnan(float(scores.per_class_iou[2]))
+    assert float(scores.per_class_iou[3]) == 0.0
     assert all(math.isnan(v) for v in scores.per_class_accuracy[2:].tolist())
 
 

@@ -138,7 +138,7 @@ def test_exported_program_loads_with_identical_logits(model, tmp_path):
     # Exported with a fixed batch of one: refused up front, with the fix in the message.
     single = torch.export.export(model.eval(), (photos[:1],))
     torch.export.save(single, tmp_path / "single.pt2")
-    with pytest.raises(UserInputError, match="fails on a batch of two .* dynamic batch"):
+    with pytest.raises(UserInputError, match="fixed batch of 1 .* dynamic batch"):
         check_segmenter(load_segmenter(tmp_path / "single.pt2"), (24, 40), 19, "cpu")
     (tmp_path / "junk.pt2").write_text("not a program")
     with pytest.raises(UserInputError, match="junk.pt2 is not a torch.export program"):

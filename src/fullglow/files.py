@@ -4,13 +4,18 @@ A file is written to a temporary sibling, flushed to disk and renamed (`os.repla
 POSIX and Windows); a folder of results is filled as a hidden temporary sibling and renamed into
 place when everything succeeded. A run killed at any moment, or an error halfway, leaves the old
 file (or nothing) under the real name, never a half-written one.
+
+The temporaries are created with the modes an ordinary `open()` (0666) or `mkdir()` (0777) asks
+for, which the user's umask then restricts, not with `tempfile.mkstemp`'s private 0600 / 0700: a
+results folder shared by a team, or a report served by a web server, stays readable by whoever the
+umask lets read it.
 """
 
 from __future__ import annotations
 
 import os
+import secrets
 import shutil
-import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -19,6 +24,30 @@ from typing import Any
 from fullglow.errors import UserInputError
 
 TEMP_SUFFIX = ".tmp"
+_NAME_TRIES = 100
+
+
+def _create_file(path: Path) -> None:
+    os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o666))
+
+
+def _create_directory(path: Path) -> None:
+    path.mkdir(mode=0o777)
+
+
+def _new_temporary(
+    directory: Path, prefix: str, suffix: str, create: Callable[[Path], None]
+) -> Path:
+    """Create (exclusively) and return a new `directory/{prefix}{random}{suffix}` with `create`;
+    the umask applies as it does to any file or folder the user creates."""
+    for _ in range(_NAME_TRIES):
+        candidate = directory / f"{prefix}{secrets.token_hex(6)}{suffix}"
+        try:
+            create(candidate)
+        except FileExistsError:
+            continue
+        return candidate
+    raise FileExistsError(f"{directory}: no free temporary name {prefix}*{suffix}")
 
 
 def atomic_write(target: Path, write: Callable[[Path], Any]) -> None:
@@ -28,9 +57,7 @@ def atomic_write(target: Path, write: Callable[[Path], Any]) -> None:
     """
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
-    fd, name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=TEMP_SUFFIX)
-    os.close(fd)
-    tmp = Path(name)
+    tmp = _new_temporary(target.parent, f".{target.name}.", TEMP_SUFFIX, _create_file)
     try:
         write(tmp)
         with open(tmp, "rb") as handle:
@@ -60,7 +87,7 @@ def _replace(staging: Path, target: Path) -> None:
     if not target.exists():
         os.replace(staging, target)
         return
-    retired = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".old", dir=target.parent))
+    retired = _new_temporary(target.parent, f".{target.name}.", ".old", _create_directory)
     os.replace(target, retired / target.name)
     os.replace(staging, target)
     shutil.rmtree(retired)
@@ -78,9 +105,7 @@ def staged_directory(target: Path, overwrite: bool = False) -> Iterator[Path]:
     target = Path(target)
     check_new_output(target, overwrite)
     target.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(
-        tempfile.mkdtemp(prefix=f".{target.name}.", suffix=TEMP_SUFFIX, dir=target.parent)
-    )
+    staging = _new_temporary(target.parent, f".{target.name}.", TEMP_SUFFIX, _create_directory)
     try:
         yield staging
         _replace(staging, target)

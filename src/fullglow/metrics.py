@@ -8,12 +8,12 @@ classes scored:
     mean class accuracy  = (1/n_cl) sum_i n_ii / t_i
     mean IU              = (1/n_cl) sum_i n_ii / (t_i + sum_j n_ji - n_ii)
 
-The means run over the classes present in the ground truth (`t_i > 0`): a class with no labelled
-pixel has no accuracy, and its IoU would be 0 (any prediction of it is a false positive) or 0/0,
-which says nothing about the image. The false positives still count against the classes whose
-pixels were taken. (The FCN reference code drops only the 0/0 classes, so a class predicted but
-absent from every label pulls its mean IU down with a 0; on the full Cityscapes validation set,
-where all 19 classes occur, both choices agree.)
+The mean IU runs over every class whose union is not empty (`t_i + sum_j n_ji - n_ii > 0`), as
+the FCN reference code (`nanmean`) and cityscapesScripts compute it: a class predicted somewhere but
+absent from the labels counts with IoU 0, so false positives of a class the images do not show pull
+the mean down. Only classes neither labelled nor predicted (0/0) are left out. The mean class
+accuracy runs over the classes present in the ground truth (`t_i > 0`): a class with no labelled
+pixel has no accuracy.
 """
 
 from __future__ import annotations
@@ -72,9 +72,10 @@ class SegmentationScores:
     Attributes:
         pixel_accuracy: `sum_i n_ii / sum_i t_i`.
         class_accuracy: mean over present classes of `n_ii / t_i`.
-        mean_iou: mean over present classes of `n_ii / (t_i + sum_j n_ji - n_ii)`.
+        mean_iou: mean over classes with a non-empty union of `n_ii / (t_i + sum_j n_ji - n_ii)`.
         per_class_accuracy: `(K,)` float64, `n_ii / t_i`; NaN for classes absent from the labels.
-        per_class_iou: `(K,)` float64, each class's IoU; NaN for classes absent from the labels.
+        per_class_iou: `(K,)` float64, each class's IoU; 0 for a class predicted but absent from
+            the labels, NaN for a class neither labelled nor predicted.
     """
 
     pixel_accuracy: float
@@ -99,13 +100,14 @@ class SegmentationScores:
             raise ValueError("the confusion matrix holds no labelled pixel: nothing to score")
         present = truth > 0
         union = truth + conf.sum(dim=0) - hits
+        seen = union > 0  # labelled or predicted
         nan = torch.full_like(hits, float("nan"))
         per_class_accuracy = torch.where(present, hits / truth.clamp(min=1), nan)
-        per_class_iou = torch.where(present, hits / union.clamp(min=1), nan)
+        per_class_iou = torch.where(seen, hits / union.clamp(min=1), nan)
         return cls(
             pixel_accuracy=float(hits.sum() / truth.sum()),
             class_accuracy=float(per_class_accuracy[present].mean()),
-            mean_iou=float(per_class_iou[present].mean()),
+            mean_iou=float(per_class_iou[seen].mean()),
             per_class_accuracy=per_class_accuracy,
             per_class_iou=per_class_iou,
         )

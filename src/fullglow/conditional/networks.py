@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from torch import Tensor, nn
 
+from fullglow.config_checks import check_at_least, check_types
 from fullglow.layers.nets import ConvNet
 
 # Below this side length a level is too small for the paper's two valid 3x3 convolutions
@@ -25,6 +26,10 @@ class ConditioningConfig:
     mlp_conv_channels: tuple[int, ...] = (8, 4, 2)
     mlp_hidden_features: tuple[int, ...] = (32, 64, 48)
     coupling_channels: int = 128
+
+    def __post_init__(self) -> None:
+        check_types(self)
+        check_at_least(self, 1, "mlp_conv_channels", "mlp_hidden_features", "coupling_channels")
 
 
 class ConditioningMLP(nn.Module):

@@ -89,10 +89,11 @@ class DemoResult:
 
 
 class _Demo:
-    """One call of `run_demo`: the folder, the device and the deadline."""
+    """One call of `run_demo`: the folder, the device, the deadline and whether to show bars."""
 
-    def __init__(self, config: DemoConfig, out_dir: Path) -> None:
+    def __init__(self, config: DemoConfig, out_dir: Path, progress: bool = True) -> None:
         self.config = config
+        self.progress = progress
         self.started = time.monotonic()
         self.deadline = self.started + config.minutes * 60
         self.folder = DemoFolder.open(out_dir, config)
@@ -120,6 +121,7 @@ class _Demo:
             size=config.image_size,
             seed=config.seed,
             overwrite=True,
+            progress=self.progress,
         )
         note = f"{config.n_train} train + {config.n_val} val frames"
         self.folder.record("data", True, time.perf_counter() - started, note)
@@ -142,6 +144,7 @@ class _Demo:
             self.device,
             config.seed,
             self.folder.segmenter_dir,
+            progress=self.progress,
         )
         note = f"{report.steps} steps, final loss {report.final_loss:.3f}"
         self.folder.record("segmenter", True, time.perf_counter() - started, note)
@@ -202,7 +205,8 @@ class _Demo:
             display_name(model), seconds / 60, run_dir,
         )  # fmt: skip
         started = time.perf_counter()
-        result = train(self.train_config(model, seconds / 60), run_dir, resume=resume)
+        config = self.train_config(model, seconds / 60)
+        result = train(config, run_dir, resume=resume, progress=self.progress)
         elapsed = time.perf_counter() - started
         if result.signal is not None:
             self.folder.record(stage, False, elapsed, f"interrupted at step {result.steps}")
@@ -240,6 +244,7 @@ class _Demo:
             batch_size=EVAL_BATCH_SIZE,
             seed=config.seed,
             bpd_draws=1,
+            progress=self.progress,
         )
         grid = _GridWriter(staging / "grid", val, config.n_grid)
         t = config.headline_temperature
@@ -336,8 +341,9 @@ def _threads(count: int | None) -> Iterator[None]:
         torch.set_num_threads(previous)
 
 
-def run_demo(config: DemoConfig, out_dir: Path | str) -> DemoResult:
-    """Run (or resume) the whole demo into `out_dir` and write `out_dir/report.html`.
+def run_demo(config: DemoConfig, out_dir: Path | str, progress: bool = True) -> DemoResult:
+    """Run (or resume) the whole demo into `out_dir` and write `out_dir/report.html`
+    (`progress`: show the stages' progress bars).
 
     Raises:
         UserInputError: bad settings, or `out_dir` is neither new, empty nor a compatible demo
@@ -345,7 +351,7 @@ def run_demo(config: DemoConfig, out_dir: Path | str) -> DemoResult:
         KeyboardInterrupt: after Ctrl-C, once the stage in progress left a usable state (a
             training checkpoint) and the report of the finished stages was rebuilt.
     """
-    demo = _Demo(config, Path(out_dir))
+    demo = _Demo(config, Path(out_dir), progress)
     try:
         with _threads(config.threads):
             demo.make_data()

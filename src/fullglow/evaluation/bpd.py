@@ -22,7 +22,7 @@ from tqdm import tqdm
 from fullglow.data.cityscapes import CityscapesDataset
 from fullglow.errors import UserInputError
 from fullglow.likelihood import bits_per_dim, dequantize
-from fullglow.synthesis.generation import check_image_size, side_input, to_model
+from fullglow.synthesis.generation import check_image_size, model_condition, side_input, to_model
 from fullglow.synthesis.seeds import derive_seed
 from fullglow.synthesis.splits import sequential_loader
 
@@ -70,8 +70,10 @@ def conditional_bpd(
     draws: int = 4,
     seed: int = 0,
     num_workers: int = 0,
+    progress: bool = True,
 ) -> BpdResult:
-    """Exact conditional BPD of every photo of `dataset` under a flow, on the model's device.
+    """Exact conditional BPD of every photo of `dataset` under a flow, on the model's device
+    (`progress`: show a progress bar).
 
     Raises:
         UserInputError: the model has no likelihood (pix2pix), `draws` < 1, an empty dataset or
@@ -85,10 +87,10 @@ def conditional_bpd(
     n_bits = int(model.config.n_bits)
     totals = torch.zeros(len(dataset), dtype=torch.float64)
     offset = 0
-    for batch in tqdm(loader, desc="conditional bpd", unit="batch"):
+    for batch in tqdm(loader, desc="conditional bpd", unit="batch", disable=not progress):
         check_image_size(model, batch, str(dataset.root))
         size = batch.photo.shape[0]
-        cond = to_model(model, batch.label_colour)
+        cond = model_condition(model, batch.label_colour)
         side = side_input(model, to_model(model, batch.boundary))
         for draw in range(draws):
             x = to_model(model, dequantize_per_image(batch.photo, offset, draw, seed, n_bits))

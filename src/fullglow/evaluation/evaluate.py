@@ -14,6 +14,7 @@ one pass over the data; the conditional BPD (`fullglow.evaluation.bpd`) is a sec
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import math
@@ -48,6 +49,7 @@ from fullglow.synthesis.generation import (
     PAPER_TEMPERATURES,
     check_image_size,
     generate,
+    model_condition,
     model_device,
     side_input,
     temperatures_of,
@@ -83,6 +85,7 @@ class EvaluationSettings:
         compute_bpd: False skips the BPD (the report then holds None).
         figure_rows: labels shown in `samples.png` (at most the split's size and the batch
             size, since it shows the first batch that was scored); 0 for no figure.
+        progress: show progress bars (on stderr); False for none.
     """
 
     temperatures: tuple[float, ...] = PAPER_TEMPERATURES
@@ -93,6 +96,7 @@ class EvaluationSettings:
     num_workers: int = 0
     compute_bpd: bool = True
     figure_rows: int = 4
+    progress: bool = True
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "temperatures", tuple(float(t) for t in self.temperatures))
@@ -143,6 +147,55 @@ def _scores(conf: Tensor, what: str, diverged: int | None = None) -> RoundScores
         raise UserInputError(f"{what}: {err}") from None
 
 
+def near_chance_warning(conf: Tensor, image_size: tuple[int, int]) -> str | None:
+    """A warning when a confusion matrix of the real photos is no better than chance, else None.
+
+    Chance is always predicting the class with the most labelled pixels: its pixel accuracy is
+    `max_i t_i / sum_i t_i`. A segmenter that does worse on the real photos is misconfigured
+    (a working one scores far above it), so its scores of generated photos mean nothing.
+    """
+    conf = conf.detach().to("cpu", torch.float64)
+    truth = conf.sum(dim=1)
+    accuracy = float(conf.diagonal().sum() / truth.sum())
+    majority = float(truth.max() / truth.sum())
+    if accuracy >= majority:
+        return None
+    height, width = image_size
+    return (
+        f"the segmenter scores the real photos near chance: pixel accuracy {100 * accuracy:.2f}% "
+        f"is below the {100 * majority:.2f}% of always predicting the most frequent class. "
+        f"Likely causes: its input normalisation (it gets RGB photos in [0, 1]; a network that "
+        f"expects normalised input needs a wrapper that normalises), the resolution (it runs at "
+        f"{height}x{width}; one trained at another size may fail there), or its class order "
+        f"(its logits must be the 19 Cityscapes train ids in order)"
+    )
+
+
+def _real_scores(conf: Tensor, what: str, image_size: tuple[int, int]) -> RoundScores:
+    """The real photos' scores, with `near_chance_warning` attached and logged."""
+    scores = _scores(conf, what)
+    warning = near_chance_warning(conf, image_size)
+    if warning is not None:
+        log.warning("%s: %s", what, warning)
+    return dataclasses.replace(scores, warning=warning)
+
+
+@torch.no_grad()
+def score_real_photos(
+    segmenter: nn.Module, dataset: CityscapesDataset, settings: EvaluationSettings
+) -> RoundScores:
+    """The segmenter's scores on the real photos of `dataset` alone (the "Ground-truth" row,
+    without a model), with a warning when they are near chance (`near_chance_warning`)."""
+    loader = sequential_loader(dataset, settings.batch_size, settings.num_workers)
+    device = model_device(segmenter)
+    real = torch.zeros(NUM_CLASSES, NUM_CLASSES, dtype=torch.int64, device=device)
+    for batch in tqdm(loader, desc="segmenting", unit="batch", disable=not settings.progress):
+        prediction = predict(segmenter, batch.photo.to(device), settings.batch_size)
+        real += confusion_matrix(prediction, batch.train_ids.to(device), NUM_CLASSES)
+    size = tuple(batch.train_ids.shape[-2:])
+    return _real_scores(real, f"{dataset.root} ({dataset.split}), real photos", size)
+
+
 @torch.no_grad()
 def segmentation_scores(
     model: nn.Module,
@@ -166,10 +219,13 @@ def segmentation_scores(
     )
     diverged = torch.zeros(len(temperatures), settings.rounds, dtype=torch.int64, device=device)
     total = len(loader) * len(temperatures) * settings.rounds
-    with tqdm(total=total, desc="sampling + segmenting", unit="batch") as bar:
+    bar = tqdm(
+        total=total, desc="sampling + segmenting", unit="batch", disable=not settings.progress
+    )
+    with bar:
         for batch_index, batch in enumerate(loader):
             check_image_size(model, batch, str(dataset.root))
-            cond = to_model(model, batch.label_colour)
+            cond = model_condition(model, batch.label_colour)
             side = side_input(model, to_model(model, batch.boundary))
             target = batch.train_ids.to(device)
             real += confusion_matrix(
@@ -201,7 +257,8 @@ def segmentation_scores(
                 "written, NaN as 0)",
                 result.temperature, result.diverged, len(dataset) * settings.rounds,
             )  # fmt: skip
-    return results, _scores(real, f"{dataset.root} ({dataset.split}), real photos")
+    what = f"{dataset.root} ({dataset.split}), real photos"
+    return results, _real_scores(real, what, tuple(model.config.image_size))
 
 
 def evaluate_model(
@@ -218,7 +275,7 @@ def evaluate_model(
     if model.has_likelihood and settings.compute_bpd:
         bpd = conditional_bpd(
             model, dataset, settings.batch_size, settings.bpd_draws, settings.seed,
-            settings.num_workers,
+            settings.num_workers, progress=settings.progress,
         ).mean  # fmt: skip
         if not math.isfinite(bpd):
             log.warning("the conditional BPD of %s is %s", run.path, bpd)
@@ -375,6 +432,7 @@ def score_saved_samples(
     segmenter: nn.Module,
     batch_size: int = 16,
     num_workers: int = 0,
+    progress: bool = True,
 ) -> TemperatureResult:
     """Scores of photos written by `sample_split` (or any tool using the Cityscapes layout).
 
@@ -392,7 +450,9 @@ def score_saved_samples(
             _SavedSamples(round_dir, labels), batch_size=batch_size, num_workers=num_workers
         )
         conf = torch.zeros(NUM_CLASSES, NUM_CLASSES, dtype=torch.int64, device=device)
-        for photos, train_ids in tqdm(loader, desc=round_dir.name, unit="batch"):
+        for photos, train_ids in tqdm(
+            loader, desc=round_dir.name, unit="batch", disable=not progress
+        ):
             prediction = predict(segmenter, photos.to(device), batch_size)
             conf += confusion_matrix(prediction, train_ids.to(device), NUM_CLASSES)
         rounds.append(_scores(conf, str(round_dir)))

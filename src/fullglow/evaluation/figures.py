@@ -20,7 +20,13 @@ from torch.utils.data import default_collate
 from fullglow.data.cityscapes import CityscapesDataset
 from fullglow.errors import UserInputError
 from fullglow.evaluation.tables import temperature_cell
-from fullglow.synthesis.generation import generate, model_device, side_input, temperatures_of
+from fullglow.synthesis.generation import (
+    generate,
+    model_condition,
+    model_device,
+    side_input,
+    temperatures_of,
+)
 from fullglow.synthesis.images import displayable
 from fullglow.synthesis.seeds import batch_generator
 from fullglow.synthesis.sheet import FigureColumn, compose_figure
@@ -59,7 +65,7 @@ def grid_samples(
     device = model_device(model)
     count = min(batch_size, len(dataset))
     batch = default_collate([dataset[i] for i in range(count)])
-    cond = batch.label_colour.to(device)
+    cond = model_condition(model, batch.label_colour)
     side = side_input(model, batch.boundary.to(device))
     chosen = temperatures_of(model, list(temperatures))
     images = tuple(

@@ -39,30 +39,38 @@ class RoundScores:
     overflowed); they are scored as they are written (`fullglow.synthesis.images.displayable`:
     non-finite values as 0, the rest clamped to [0, 1]). None where it is not known: real
     photos, and photos read back from disk.
+
+    `warning`: why the scores should not be trusted (the real photos scored near chance, see
+    `fullglow.evaluation.evaluate.near_chance_warning`), None when nothing is wrong.
     """
 
     pixel_accuracy: float
     class_accuracy: float
     mean_iou: float
     diverged: int | None = None
+    warning: str | None = None
 
     @classmethod
-    def from_scores(cls, scores: SegmentationScores, diverged: int | None = None) -> RoundScores:
-        return cls(scores.pixel_accuracy, scores.class_accuracy, scores.mean_iou, diverged)
+    def from_scores(
+        cls, scores: SegmentationScores, diverged: int | None = None, warning: str | None = None
+    ) -> RoundScores:
+        return cls(scores.pixel_accuracy, scores.class_accuracy, scores.mean_iou, diverged, warning)
 
-    def to_json(self) -> dict[str, float | int | None]:
-        return {**{name: getattr(self, name) for name in METRICS}, "diverged": self.diverged}
+    def to_json(self) -> dict[str, float | int | str | None]:
+        values = {**{name: getattr(self, name) for name in METRICS}, "diverged": self.diverged}
+        return values if self.warning is None else {**values, "warning": self.warning}
 
     @classmethod
     def from_json(cls, values: Any, where: str) -> RoundScores:
         try:
             scores = {name: float(values[name]) for name in METRICS}
             diverged = values.get("diverged")
+            warning = values.get("warning")
         except (KeyError, TypeError, ValueError, AttributeError) as err:
             raise UserInputError(f"{where}: bad scores {values!r} ({err!r})") from None
         if diverged is not None and not (type(diverged) is int and diverged >= 0):
             raise UserInputError(f"{where}: bad diverged count {diverged!r} in {values!r}")
-        return cls(**scores, diverged=diverged)
+        return cls(**scores, diverged=diverged, warning=None if warning is None else str(warning))
 
 
 @dataclass(frozen=True)

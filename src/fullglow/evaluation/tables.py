@@ -47,7 +47,8 @@ def markdown(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
     return "\n".join("| " + " | ".join(cells) + " |" for cells in lines) + "\n"
 
 
-def _ceiling_cells(scores: RoundScores) -> list[str]:
+def ceiling_cells(scores: RoundScores) -> list[str]:
+    """The three scores of the real photos in percent, two decimals."""
     return [f"{100 * getattr(scores, name):.2f}" for name in METRICS]
 
 
@@ -104,7 +105,7 @@ def table1(reports: Sequence[EvaluationReport], temperature: float = 1.0) -> str
 
     Runs evaluated at different image sizes have different ceilings: one "Ground-truth" row per
     size, labelled with the size when there is more than one. Rows whose samples partly
-    diverged are named in a note below the table.
+    diverged are named in a note below the table, and a ceiling near chance gets its warning.
     """
     header = ["Model", "Cond. BPD", "Mean pixel acc.", "Mean class acc.", "Mean class IoU"]
     lines = []
@@ -116,10 +117,13 @@ def table1(reports: Sequence[EvaluationReport], temperature: float = 1.0) -> str
         )
         diverged.append(_diverged_entry(row.label, result, row.report.n_images))
     ceilings = {r.image_size: r.ground_truth for r in reports}
+    warnings = []
     for size, scores in ceilings.items():
         label = "Ground-truth" if len(ceilings) == 1 else f"Ground-truth ({size[0]}x{size[1]})"
-        lines.append([label, DASH, *_ceiling_cells(scores)])
-    return _with_divergence_note(markdown(header, lines), diverged)
+        lines.append([label, DASH, *ceiling_cells(scores)])
+        if scores.warning is not None:
+            warnings.append(f"\n**Warning** ({label}): {scores.warning}.\n")
+    return _with_divergence_note(markdown(header, lines), diverged) + "".join(warnings)
 
 
 def shown_temperature(report: EvaluationReport, preferred: float = 1.0) -> float:

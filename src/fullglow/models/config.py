@@ -8,7 +8,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from fullglow.conditional.networks import ConditioningConfig
+from fullglow.config_checks import check_at_least, check_between, check_types
 from fullglow.layers.coupling import check_coupling
+
+MAX_BITS = 8
+"""Photos are 8-bit: `n_bits` (the bits per colour channel the flow models) is 1..8."""
 
 
 def per_block(value: int | tuple[int, ...] | list[int], n_blocks: int) -> tuple[int, ...]:
@@ -57,10 +61,13 @@ class GlowConfig:
     scale_floor: float = 0.0
 
     def __post_init__(self) -> None:
+        check_types(self)
         object.__setattr__(self, "image_size", tuple(int(s) for s in self.image_size))
         object.__setattr__(self, "n_flows", per_block(self.n_flows, self.n_blocks))
         validate_flow_geometry(self.image_size, self.n_blocks, self.n_flows)
         check_coupling(self.coupling, self.scale_floor)
+        check_at_least(self, 1, "in_channels", "hidden_channels")
+        check_between(self, "n_bits", 1, MAX_BITS)
 
 
 @dataclass(frozen=True)
@@ -90,10 +97,14 @@ class ConditionalFlowConfig:
     scale_floor: float = 0.0
 
     def __post_init__(self) -> None:
+        check_types(self)
         object.__setattr__(self, "image_size", tuple(int(s) for s in self.image_size))
         object.__setattr__(self, "n_flows", per_block(self.n_flows, self.n_blocks))
         validate_flow_geometry(self.image_size, self.n_blocks, self.n_flows)
         check_coupling(self.coupling, self.scale_floor)
+        check_at_least(self, 1, "in_channels", "cond_channels", "hidden_channels")
+        check_at_least(self, 0, "side_channels")
+        check_between(self, "n_bits", 1, MAX_BITS)
 
     def source_config(self) -> GlowConfig:
         """The Glow over the condition image, as deep as the target (Full-Glow, Dual-Glow)."""
@@ -119,6 +130,10 @@ class FullGlowConfig(ConditionalFlowConfig):
 
     source_weight: float = 1e-4
     conditioning: ConditioningConfig = field(default_factory=ConditioningConfig)
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        check_at_least(self, 0, "source_weight")
 
 
 def config_to_dict(config: Any) -> dict[str, Any]:

@@ -9,6 +9,7 @@ import torch
 from torch import Tensor, nn
 
 from fullglow.conditional.networks import ConditioningConfig, ConditioningConv
+from fullglow.config_checks import check_at_least
 from fullglow.layers.flow_step import FlowStep
 from fullglow.models.conditional_flow import ConditionalFlow, JointPass
 from fullglow.models.config import ConditionalFlowConfig
@@ -25,6 +26,11 @@ class DualGlowConfig(ConditionalFlowConfig):
 
     source_weight: float = 1e-4
     prior_channels: int = 256
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        check_at_least(self, 0, "source_weight")
+        check_at_least(self, 1, "prior_channels")
 
 
 class DualGlowTargetLevel(nn.Module):

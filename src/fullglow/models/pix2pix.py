@@ -21,6 +21,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from fullglow.config_checks import check_types
 from fullglow.errors import UserInputError
 from fullglow.models.pix2pix_networks import (
     PatchDiscriminator,
@@ -75,6 +76,7 @@ class Pix2PixConfig:
     gan_loss: GanLossKind = "vanilla"
 
     def __post_init__(self) -> None:
+        check_types(self)
         height, width = self.image_size
         if min(height, width) < 1:
             raise UserInputError(f"pix2pix image_size must be positive, got {self.image_size}")

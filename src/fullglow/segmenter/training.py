@@ -105,7 +105,12 @@ def _batches(loader: DataLoader) -> Iterator:
 
 
 def _optimise(
-    model: PSPNet, loader: DataLoader, steps: int, lr: float, class_balance: float
+    model: PSPNet,
+    loader: DataLoader,
+    steps: int,
+    lr: float,
+    class_balance: float,
+    progress: bool,
 ) -> list[float]:
     """Run `steps` Adam steps under the poly schedule; returns every step's loss."""
     device = next(model.parameters()).device
@@ -115,7 +120,7 @@ def _optimise(
     class_counts = torch.zeros(num_classes, dtype=torch.int64, device=device)
     losses: list[float] = []
     model.train()
-    bar = tqdm(range(steps), desc="segmenter", unit="step")
+    bar = tqdm(range(steps), desc="segmenter", unit="step", disable=not progress)
     for _, batch in zip(bar, _batches(loader), strict=False):
         photo, train_ids = batch.photo.to(device), batch.train_ids.to(device)
         if tuple(photo.shape[-2:]) != image_size:
@@ -148,6 +153,7 @@ def train_segmenter(
     class_balance: float = DEFAULT_CLASS_BALANCE,
     extra_dataset: Dataset | None = None,
     extra_ratio: float | None = None,
+    progress: bool = True,
 ) -> SegmenterReport:
     """Train a `PSPNet` on `fullglow.data.Sample`s, save it to `out_dir`, score it on `val_dataset`.
 
@@ -158,7 +164,7 @@ def train_segmenter(
     The photos must have `config.image_size`. Runs are reproducible for a `seed` on the CPU: the
     seed drives the initialisation, the shuffling and the dataset's random flips, inside a forked
     random state that leaves the caller's untouched. `segmenter.json` records the training
-    settings and the validation scores beside the config.
+    settings and the validation scores beside the config. `progress`: show a progress bar.
 
     Raises:
         UserInputError: bad steps/batch size/lr/class balance, an empty dataset, photos of
@@ -199,7 +205,7 @@ def train_segmenter(
                 ConcatDataset([train_dataset, extra_dataset]), batch_sampler=sampler
             )
         start = time.perf_counter()
-        losses = _optimise(model, loader, steps, lr, class_balance)
+        losses = _optimise(model, loader, steps, lr, class_balance, progress)
         seconds = time.perf_counter() - start
     log.info("segmenter: %d steps in %.1f s, last loss %.3f", steps, seconds, losses[-1])
     info: dict[str, object] = {

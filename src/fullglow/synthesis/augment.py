@@ -68,6 +68,7 @@ from fullglow.segmenter.network import predict
 from fullglow.synthesis.generation import (
     check_image_size,
     generate,
+    model_condition,
     model_device,
     side_input,
     temperatures_of,
@@ -284,7 +285,7 @@ class _BatchWriter:
     def _candidates(self, batch_index: int, batch: Sample, first: int) -> tuple[list, list, list]:
         """Per candidate round `k`: the 8-bit photos, diverged flags, bpds and agreements."""
         model, selection = self.model, self.selection
-        cond = to_model(model, batch.label_colour)
+        cond = model_condition(model, batch.label_colour)
         side = side_input(model, to_model(model, batch.boundary))
         photos, diverged, scores = [], [], []
         for k in range(selection.per_label):
@@ -370,14 +371,15 @@ def augment_dataset(
     keep: int | None = None,
     judge: nn.Module | None = None,
     save_rejected: bool = False,
+    progress: bool = True,
 ) -> AugmentSummary:
     """Generate `per_label` candidates for each label of `labels`, keep `keep` of them by the rule
     `select` (default: all) and write the dataset (see the module docstring); resumes an
     unfinished `out_dir` made with the same settings.
 
     `labels` must be loaded at the model's size (`open_dataset_split(..., require_photos=False)`);
-    `judge` is a segenter of photos `(B, 3, H, W)` into `NUM_CLASSES` logits (for `agreement`,
-    and its score is recorded whenever given).
+    `judge` is a segmenter of photos `(B, 3, H, W)` into `NUM_CLASSES` logits (for `agreement`,
+    and its score is recorded whenever given); `progress`: show a progress bar.
 
     Raises:
         UserInputError: a bad rule, count or judge (see `check_selection`, `check_segmenter`), an
@@ -409,7 +411,7 @@ def augment_dataset(
     selection = _Selection(select, keep, per_label, temperature, seed, save_rejected)
     start = time.perf_counter()
     generated = 0
-    bar = tqdm(total=len(labels) * per_label, desc="augmenting", unit="img")
+    bar = tqdm(total=len(labels) * per_label, desc="augmenting", unit="img", disable=not progress)
     bar.update(len(done))
     with ImageWriter() as writer, bar:
         batches = _BatchWriter(model, judge, labels, out_dir, selection, writer)

@@ -10,6 +10,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
+from fullglow.condition import condition_bits, prepare_condition
 from fullglow.data.item import Sample
 from fullglow.errors import UserInputError
 
@@ -30,6 +31,12 @@ def to_model(model: nn.Module, tensor: Tensor) -> Tensor:
         if parameter.is_floating_point():
             return tensor.to(device=parameter.device, dtype=parameter.dtype)
     return tensor.to(model_device(model))
+
+
+def model_condition(model: nn.Module, label_colour: Tensor) -> Tensor:
+    """The condition `model` gets at use for colour label images `(B, 3, H, W)` as read: on its
+    device, in its dtype, prepared as in training without the noise (`fullglow.condition`)."""
+    return prepare_condition(to_model(model, label_colour), condition_bits(model))
 
 
 def side_input(model: nn.Module, boundary: Tensor) -> Tensor | None:

@@ -28,6 +28,7 @@ from fullglow.files import staged_directory
 from fullglow.synthesis.generation import (
     check_image_size,
     generate,
+    model_condition,
     model_device,
     side_input,
     temperatures_of,
@@ -122,12 +123,14 @@ def sample_split(
     seed: int = 0,
     num_workers: int = 0,
     overwrite: bool = False,
+    progress: bool = True,
 ) -> SamplingSummary:
     """Synthesize a photo for every label of `dataset`, `rounds` times, in the Cityscapes layout.
 
     Writes `out_dir/round_k/leftImg8bit/{split}/{city}/{stem}_leftImg8bit.png` (`k = 1..rounds`),
     8-bit PNGs clamped to [0, 1]. The model runs on its own device, `batch_size` labels at a time;
     the whole tree is built in a temporary folder and renamed to `out_dir` at the end.
+    `progress`: show a progress bar.
 
     Raises:
         UserInputError: `rounds` or `batch_size` < 1, an empty dataset, images of another size
@@ -140,14 +143,14 @@ def sample_split(
     device = model_device(model)
     start = time.perf_counter()
     diverged = 0
-    bar = tqdm(total=len(dataset) * rounds, desc="sampling", unit="img")
+    bar = tqdm(total=len(dataset) * rounds, desc="sampling", unit="img", disable=not progress)
     with staged_directory(Path(out_dir), overwrite) as staging, ImageWriter() as writer, bar:
         for round_index in range(rounds):
             root = round_folder(staging, round_index)
             for batch_index, batch, records in batches_with_records(loader, dataset):
                 check_image_size(model, batch, str(dataset.root))
                 generator = batch_generator(device, seed, round_index, batch_index)
-                cond = to_model(model, batch.label_colour)
+                cond = model_condition(model, batch.label_colour)
                 side = side_input(model, to_model(model, batch.boundary))
                 generated = generate(model, cond, side, temperature, generator)
                 diverged += int(diverged_samples(generated).sum())

@@ -15,9 +15,26 @@ def open_dataset_split(
 ) -> CityscapesDataset:
     """A split of a Cityscapes-layout dataset resized to `image_size` (the model's).
 
+    `require_photos` (scoring a model against the real photos) on a tree of labels alone is
+    refused with the route that scores it without them: `fullglow sample`, then
+    `fullglow evaluate --samples`.
+
     Raises:
         UserInputError: the folder or split is missing or holds no frames.
     """
+    root = Path(root)
+    if (
+        require_photos
+        and (root / "gtFine" / split).is_dir()
+        and not (root / "leftImg8bit" / split).is_dir()
+    ):
+        raise UserInputError(
+            f"{root}: split {split!r} has labels (gtFine/{split}) but no photos "
+            f"(leftImg8bit/{split}), which scoring a run needs (the BPD and the real photos' "
+            f"row); with labels alone, generate the photos and score them: fullglow sample "
+            f"--run RUN --data {root} --split {split} --rounds 3 --out SAMPLES, then fullglow "
+            f"evaluate --samples SAMPLES --data {root} --split {split} --segmenter SEG"
+        )
     dataset = CityscapesDataset(root, split, image_size=image_size, require_photos=require_photos)
     if len(dataset) == 0:
         raise UserInputError(f"{root}: split {split!r} holds no images")

@@ -40,7 +40,7 @@ from fullglow.data.labels import colours_to_label_ids, label_ids_to_colours, lab
 from fullglow.data.resizing import resize_nearest, resize_photo
 from fullglow.errors import UserInputError
 from fullglow.files import check_new_output
-from fullglow.synthesis.generation import side_input, to_model
+from fullglow.synthesis.generation import model_condition, side_input, to_model
 from fullglow.synthesis.images import atomic_png, diverged_samples, photo_tensor, to_uint8
 from fullglow.synthesis.sheet import FigureColumn, compose_figure
 from fullglow.training.runs import LoadedRun
@@ -68,7 +68,9 @@ def content_transfer(
     Args:
         model: a conditional flow (with `encode`/`decode`).
         photo: `(B, 3, H, W)` in [0, 1], the content `x1_b`.
-        label, new_label: `(B, 3, H, W)` colour label maps `x1_a` (the photo's) and `x2_a`.
+        label, new_label: `(B, 3, H, W)` colour label maps `x1_a` (the photo's) and `x2_a`, as
+            read: they are prepared as every use prepares the condition
+            (`fullglow.synthesis.generation.model_condition`).
         side, new_side: their boundary maps `(B, 1, H, W)` when the model takes side information.
         scale: the latents are multiplied by it before decoding (1: the exact transfer).
 
@@ -81,8 +83,8 @@ def content_transfer(
         )
     if not (math.isfinite(scale) and scale > 0):
         raise UserInputError(f"the latent scale must be a finite number > 0, got {scale}")
-    latents = [scale * z for z in model.encode(photo, label, side)]
-    return model.decode(latents, new_label, new_side)
+    latents = [scale * z for z in model.encode(photo, model_condition(model, label), side)]
+    return model.decode(latents, model_condition(model, new_label), new_side)
 
 
 def _read_label_ids(path: Path) -> np.ndarray:
@@ -193,8 +195,8 @@ def transfer_files(
     result = content_transfer(
         model,
         to_model(model, photo[None]),
-        to_model(model, label.label_colour[None]),
-        to_model(model, structure.label_colour[None]),
+        label.label_colour[None],
+        structure.label_colour[None],
         side_input(model, to_model(model, label.boundary[None])),
         side_input(model, to_model(model, structure.boundary[None])),
         scale=scale,

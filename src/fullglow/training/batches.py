@@ -18,6 +18,7 @@ import torch
 from torch import Tensor
 from torch.utils.data import Dataset, DistributedSampler, Sampler, default_collate
 
+from fullglow.condition import prepare_condition
 from fullglow.data.item import Sample
 from fullglow.errors import UserInputError
 from fullglow.likelihood import dequantize
@@ -33,7 +34,8 @@ class Batch:
 
     Attributes:
         x: `(B, 3, H, W)` dequantized target photos.
-        cond: `(B, 3, H, W)` dequantized colour label images (the condition).
+        cond: `(B, 3, H, W)` dequantized colour label images (the condition, see
+            `fullglow.condition`).
         side: `(B, 1, H, W)` instance boundaries, or None without side information.
         photo: `(B, 3, H, W)` the photos as read (for sample grids).
         label_colour: `(B, 3, H, W)` the label images as read.
@@ -128,7 +130,7 @@ def prepare_batch(
             conds.append(parts[1])
         else:
             xs.append(dequantize(parts[0], n_bits, generator))
-            conds.append(dequantize(parts[1], n_bits, generator))
+            conds.append(prepare_condition(parts[1], n_bits, generator))
         if boundary is not None:
             sides.append(parts[2])
     return Batch(

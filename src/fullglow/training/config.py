@@ -9,12 +9,16 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import logging
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from fullglow.config_checks import check_types
 from fullglow.errors import UserInputError
+
+log = logging.getLogger(__name__)
 
 DatasetKind = Literal["cityscapes", "paired"]
 DecayKind = Literal["none", "linear"]
@@ -120,6 +124,7 @@ class TrainConfig:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "data", str(self.data))
+        check_types(self)
         object.__setattr__(self, "model_options", dict(self.model_options))
         if self.image_size is not None:
             object.__setattr__(self, "image_size", tuple(int(s) for s in self.image_size))
@@ -207,8 +212,14 @@ def read_config(run_dir: Path) -> TrainConfig | None:
     return TrainConfig.from_dict(values, where=str(path))
 
 
-def reconcile_config(run_dir: Path, config: TrainConfig, resume: bool) -> TrainConfig | None:
+def reconcile_config(
+    run_dir: Path, config: TrainConfig, resume: bool, trained: bool = True
+) -> TrainConfig | None:
     """Check `config` against the one stored in `run_dir`; return the stored one, if any.
+
+    `trained`: whether `run_dir` holds a checkpoint. A stored config without one belongs to a
+    start that failed before it saved anything (every run that trains saves a checkpoint when it
+    stops, finished or interrupted), so it does not bind: a corrected retry replaces it.
 
     Raises:
         UserInputError: the stored config differs and `resume` is False, or it differs in a field
@@ -221,6 +232,12 @@ def reconcile_config(run_dir: Path, config: TrainConfig, resume: bool) -> TrainC
     if not changed:
         return stored
     listed = ", ".join(f"{k}: {a!r} -> {b!r}" for k, (a, b) in sorted(changed.items()))
+    if not trained:
+        log.warning(
+            "%s: replacing the configuration of a start that saved no checkpoint (%s)",
+            run_dir, listed,
+        )  # fmt: skip
+        return None
     if not resume:
         raise UserInputError(
             f"{run_dir} already holds a run with another configuration ({listed}); "

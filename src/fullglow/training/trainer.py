@@ -86,13 +86,16 @@ class TrainResult:
     signal: int | None = None
 
 
-def train(config: TrainConfig, out_dir: Path | str, resume: bool = False) -> TrainResult:
+def train(
+    config: TrainConfig, out_dir: Path | str, resume: bool = False, progress: bool = True
+) -> TrainResult:
     """Train `config.model` on `config.data`, writing everything into `out_dir` (see the README's
     training section for the layout). Under `torchrun`, every process calls this.
 
     Like a training script, it seeds torch's global random generator (`config.seed` for the
     model's initialisation, then `seed * world_size + rank`, or the checkpoint's state on a
     resume) and handles SIGINT/SIGTERM while it runs (previous handlers are restored).
+    `progress`: show a progress bar (on the main process); False for none.
 
     Raises:
         UserInputError: a bad configuration, dataset or run folder.
@@ -104,7 +107,7 @@ def train(config: TrainConfig, out_dir: Path | str, resume: bool = False) -> Tra
         stack.enter_context(_backend_flags(config, device))
         stop = stack.enter_context(_stop_signals())
         stack.enter_context(logging_redirect_tqdm())
-        return _Run(config, Path(out_dir), resume, device, stop).run()
+        return _Run(config, Path(out_dir), resume, device, stop, progress).run()
 
 
 @dataclass(frozen=True)
@@ -181,8 +184,10 @@ class _Run:
         resume: bool,
         device: torch.device,
         stop: _StopRequest,
+        progress: bool = True,
     ) -> None:
         self.config = config
+        self.progress = progress
         self.run_dir = run_dir
         self.device = device
         self.stop = stop
@@ -254,8 +259,8 @@ class _Run:
         run_dir = self.run_dir
         if run_dir.exists() and not run_dir.is_dir():
             raise UserInputError(f"--out {run_dir}: exists and is not a folder")
-        stored = reconcile_config(run_dir, self.config, resume)
         latest = self.store.latest()
+        stored = reconcile_config(run_dir, self.config, resume, trained=latest is not None)
         if latest is not None and not resume:
             raise UserInputError(
                 f"{run_dir} already holds checkpoints (newest {latest.name}); pass --resume to "
@@ -326,7 +331,7 @@ class _Run:
             initial=self.step,
             desc=f"train {config.model}",
             unit="step",
-            disable=not dist.is_main(),
+            disable=not (self.progress and dist.is_main()),
             dynamic_ncols=True,
         )
         stopped = "finished"

@@ -76,6 +76,7 @@ def run(args: argparse.Namespace) -> int:
         select=args.select,
         keep=keep,
         judge=judge,
+        progress=not args.quiet,
     )
     diverged = f"; {summary.diverged} diverged" if summary.diverged else ""
     sys.stdout.write(

@@ -6,6 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from fullglow.cli.args import use_threads
 from fullglow.cli.commands.evaluate import add_evaluation_options, settings_from_args
 from fullglow.cli.commands.sample import add_model_options
 from fullglow.evaluation.compare import compare_runs
@@ -47,6 +48,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    use_threads(args.threads)
     comparison = compare_runs(
         args.runs,
         args.data,

@@ -6,9 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-import torch
-
-from fullglow.cli.args import image_size
+from fullglow.cli.args import add_quiet_option, add_threads_option, image_size
 from fullglow.demo import DemoConfig, run_demo
 from fullglow.demo.summary import summary_text
 
@@ -49,11 +47,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--baselines", action="store_true",
         help="also train and evaluate C-Glow v1/v2, Dual-Glow and pix2pix (give more --minutes)",
     )  # fmt: skip
-    parser.add_argument(
-        "--threads", type=int, default=max(1, torch.get_num_threads() - 1),
-        help="CPU threads for torch (default: the cores less one, %(default)s here: with every "
-        "core in use, any other busy program slows training ten-fold)",
-    )  # fmt: skip
+    add_threads_option(parser)
+    add_quiet_option(parser)
     parser.add_argument("--seed", type=int, default=DEFAULTS.seed)
     parser.set_defaults(func=run)
 
@@ -68,7 +63,7 @@ def run(args: argparse.Namespace) -> int:
         seed=args.seed,
     )
     try:
-        result = run_demo(config, args.out)
+        result = run_demo(config, args.out, progress=not args.quiet)
     except KeyboardInterrupt:
         sys.stderr.write(
             f"fullglow demo: interrupted; finished stages are kept in {args.out} (partial report "

@@ -10,6 +10,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from fullglow.cli.args import add_quiet_option, add_threads_option, use_threads
 from fullglow.synthesis.sampling import sample_split
 from fullglow.synthesis.splits import open_dataset_split
 from fullglow.training.distributed import resolve_device
@@ -25,7 +26,8 @@ def add_run_option(parser: argparse.ArgumentParser, required: bool = True) -> No
 
 
 def add_model_options(parser: argparse.ArgumentParser) -> None:
-    """`--checkpoint`, `--device`, `--batch-size`, `--seed`, `--num-workers`."""
+    """`--checkpoint`, `--device`, `--batch-size`, `--seed`, `--num-workers`, `--threads`,
+    `--quiet`."""
     parser.add_argument(
         "--checkpoint", choices=("best", "last"), default="best",
         help="which checkpoint of a training run (default: best)",
@@ -34,6 +36,8 @@ def add_model_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--batch-size", type=int, default=16, help="labels per model call")
     parser.add_argument("--seed", type=int, default=0, help="seed of the sampling noise")
     parser.add_argument("--num-workers", type=int, default=0, help="data loader processes")
+    add_threads_option(parser)
+    add_quiet_option(parser)
 
 
 def add_generation_options(parser: argparse.ArgumentParser, out_help: str) -> None:
@@ -47,6 +51,8 @@ def add_generation_options(parser: argparse.ArgumentParser, out_help: str) -> No
 
 
 def load_run_from_args(args: argparse.Namespace) -> LoadedRun:
+    """The run of `--run`, `--checkpoint`, `--device`, with torch on `--threads` CPU threads."""
+    use_threads(args.threads)
     return load_run(args.run, args.checkpoint, resolve_device(args.device))
 
 
@@ -83,6 +89,7 @@ def run(args: argparse.Namespace) -> int:
         seed=args.seed,
         num_workers=args.num_workers,
         overwrite=args.overwrite,
+        progress=not args.quiet,
     )
     diverged = (
         f", {summary.diverged} of them diverged (NaN written as 0)" if summary.diverged else ""

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from fullglow.cli.args import image_size
+from fullglow.cli.args import add_quiet_option, image_size
 from fullglow.data import synthesize_dataset
 
 
@@ -31,6 +31,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--overwrite", action="store_true", help="replace OUT if it exists and is not empty"
     )
+    add_quiet_option(parser)
     parser.set_defaults(func=run)
 
 
@@ -42,5 +43,6 @@ def run(args: argparse.Namespace) -> int:
         size=args.size,
         seed=args.seed,
         overwrite=args.overwrite,
+        progress=not args.quiet,
     )
     return 0

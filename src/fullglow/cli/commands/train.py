@@ -15,12 +15,12 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import torch
-
-from fullglow.cli.args import image_size
+from fullglow.cli.args import add_quiet_option, image_size, use_threads
+from fullglow.config_checks import ConfigFieldError
 from fullglow.errors import UserInputError
 from fullglow.models.registry import MODELS
 from fullglow.training import TrainConfig, TrainingError, train, trainable_models
+from fullglow.training.initial import model_config
 
 # Model fields set through other options: --image-size, --boundary, and the training --lr.
 _NOT_MODEL_OPTIONS = {"image_size", "side_channels", "lr"}
@@ -76,6 +76,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="CPU threads for torch (default: torch's, one per core; on a machine busy with "
         "other work, fewer threads than cores trains much faster)",
     )  # fmt: skip
+    add_quiet_option(run)
     run.add_argument(
         "--dtype", choices=("float32", "float64"), default=defaults.dtype,
         help="parameter and data precision (default: %(default)s)",
@@ -182,14 +183,25 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
     return TrainConfig(**values)
 
 
-def run_command(args: argparse.Namespace) -> int:
-    config = config_from_args(args)
-    if args.threads is not None:
-        if args.threads < 1:
-            raise UserInputError(f"--threads must be >= 1, got {args.threads}")
-        torch.set_num_threads(args.threads)
+def checked_config(args: argparse.Namespace) -> TrainConfig:
+    """`config_from_args`, with the model's config checked too (before the run folder is
+    touched); a bad value is reported under the option that set it (`--hidden-channels ...`)."""
     try:
-        result = train(config, args.out, resume=args.resume)
+        config = config_from_args(args)
+        model_config(config)
+    except ConfigFieldError as err:
+        if err.field not in vars(args) and _OPTION_PREFIX + err.field not in vars(args):
+            raise
+        raise UserInputError(f"--{err.field.replace('_', '-')} {err.problem}") from None
+    return config
+
+
+def run_command(args: argparse.Namespace) -> int:
+    config = checked_config(args)
+    if args.threads is not None:
+        use_threads(args.threads)
+    try:
+        result = train(config, args.out, resume=args.resume, progress=not args.quiet)
     except TrainingError as err:
         sys.stderr.write(f"fullglow train: {err}\n")
         return 1

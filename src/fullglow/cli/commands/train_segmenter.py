@@ -6,10 +6,9 @@ import argparse
 import sys
 from pathlib import Path
 
-import torch
 from torch.utils.data import ConcatDataset
 
-from fullglow.cli.args import image_size
+from fullglow.cli.args import add_quiet_option, add_threads_option, image_size, use_threads
 from fullglow.data import CityscapesDataset
 from fullglow.errors import UserInputError
 from fullglow.segmenter.network import SegmenterConfig
@@ -21,6 +20,7 @@ from fullglow.segmenter.training import (
     train_segmenter,
 )
 from fullglow.synthesis.augment import check_complete_augment
+from fullglow.training.distributed import resolve_device
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -69,13 +69,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--width", type=int, default=SegmenterConfig.width,
         help="channels of the first stage (default: %(default)s)",
     )  # fmt: skip
-    parser.add_argument("--device", default=None, help="torch device (default: cuda if available)")
+    parser.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N (default auto)")
+    add_threads_option(parser)
+    add_quiet_option(parser)
     parser.add_argument("--seed", type=int, default=0, help="(default: %(default)s)")
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
+    use_threads(args.threads)
+    device = resolve_device(args.device)
     train = CityscapesDataset(args.data, split="train", image_size=args.image_size, flip=True)
     val = CityscapesDataset(args.data, split="val", image_size=args.image_size)
     size = args.image_size or tuple(train[0].photo.shape[-2:])
@@ -86,6 +89,7 @@ def run(args: argparse.Namespace) -> int:
     report = train_segmenter(
         train, config, args.steps, args.batch_size, args.lr, device, args.seed, args.out, val,
         class_balance=args.class_balance, extra_dataset=extra, extra_ratio=args.extra_ratio,
+        progress=not args.quiet,
     )  # fmt: skip
     mixed = "" if extra is None else f", {len(extra)} extra photos"
     sys.stdout.write(

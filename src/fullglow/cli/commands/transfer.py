@@ -6,6 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from fullglow.cli.args import add_threads_option
 from fullglow.cli.commands.sample import load_run_from_args
 from fullglow.synthesis.transfer import transfer_files
 
@@ -38,6 +39,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )  # fmt: skip
     parser.add_argument("--checkpoint", choices=("best", "last"), default="best")
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N (default auto)")
+    add_threads_option(parser)
     parser.add_argument("--overwrite", action="store_true", help="replace an existing OUT")
     parser.set_defaults(func=run)
 
