@@ -70,8 +70,9 @@ def snap_to_classes(image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """
     if image.ndim != 3 or image.shape[-1] != 3:
         raise UserInputError(f"expected an RGB image (H, W, 3), got shape {image.shape}")
-    flat = image.reshape(-1, 3)
-    colours, inverse = np.unique(flat, axis=0, return_inverse=True)
+    rgb = image.reshape(-1, 3).astype(np.int32)
+    keys, inverse = np.unique((rgb[:, 0] << 16) | (rgb[:, 1] << 8) | rgb[:, 2], return_inverse=True)
+    colours = np.stack([keys >> 16, (keys >> 8) & 255, keys & 255], axis=1)
     index, distance = _nearest_class(colours)
     inverse = inverse.reshape(-1)
     ids = _PALETTE_IDS[index][inverse].reshape(image.shape[:2])

@@ -42,6 +42,7 @@ def launch(run: LoadedRun, labels_root: Path | None, host: str, port: int) -> No
                 'the app needs Gradio: pip install -e ".[app]" (or pip install "fullglow[app]")'
             ) from None
         handlers = PageHandlers(run.model, labels_root, outputs)
+        handlers.generate(handlers.empty(), 0.8, 1, 0)  # warm up: the first click is not slower
         if host not in LOCAL_HOSTS:
             log.warning(
                 "serving on %s: anyone who can reach this machine over the network can use the "

@@ -110,6 +110,7 @@ def build_app(handlers: PageHandlers, title: str) -> gr.Blocks:
                         label="the label the model reads",
                         interactive=False,
                         elem_id="paint-preview",
+                        format="png",
                         elem_classes="pixelated",
                         buttons=[],
                     )
@@ -117,9 +118,10 @@ def build_app(handlers: PageHandlers, title: str) -> gr.Blocks:
             with gr.Row():
                 empty = gr.Button("empty scene")
                 val = gr.Dropdown(
-                    handlers.val_names(), label="start from a val label", visible=bool(
-                        handlers.val_names()
-                    )
+                    handlers.val_names(),
+                    value=None,
+                    label="start from a val label",
+                    visible=bool(handlers.val_names()),
                 )
                 upload = gr.File(
                     label="or upload a *_labelIds.png / colour label",
@@ -138,6 +140,7 @@ def build_app(handlers: PageHandlers, title: str) -> gr.Blocks:
                 columns=4,
                 object_fit="contain",
                 elem_id="photos",
+                format="png",
                 elem_classes="pixelated",
                 buttons=[],
             )
@@ -146,18 +149,19 @@ def build_app(handlers: PageHandlers, title: str) -> gr.Blocks:
         def on_generate(value: Any, t: float, n: float, s: float) -> tuple[Any, ...]:  # noqa: ANN401
             result = handlers.generate(value, t, int(n), int(s or 0))
             items = list(zip(result.photos.images, result.captions, strict=True))
-            return items, str(result.zip_path)
+            return handlers.preview(value), items, str(result.zip_path)
 
         picker.change(lambda name: gr.update(brush=brush_for(name)), picker, editor)
         empty.click(_shown(lambda: (handlers.empty(), "")), None, [editor, note])
         val.input(_shown(handlers.from_val), val, [editor, note])
         upload.upload(_shown(handlers.from_upload), upload, [editor, note])
-        editor.change(_shown(handlers.preview), editor, preview, show_progress="hidden")
+        for event in (editor.change, editor.apply):
+            event(_shown(handlers.preview), editor, preview, show_progress="hidden")
         app.load(_shown(handlers.preview), editor, preview)
         generate.click(
             _shown(on_generate),
             [editor, temperature, count, seed],
-            [gallery, download],
+            [preview, gallery, download],
             concurrency_id=MODEL_QUEUE,
         )
         if flow:
