@@ -5,7 +5,7 @@ on a canvas `paint_scale` times the model's size. Brush edges are anti-aliased, 
 image holds blends of two colours; `snap_to_classes` gives every pixel the class of the nearest
 palette colour (Euclidean distance in RGB) and the canvas is then resized to the model's size with
 nearest neighbour. An uploaded colour label must already be in the palette: one where more than
-`FAR_PIXEL_FRACTION` of the pixels are farther than `FAR_COLOUR_DISTANCE` from every class colour
+`FAR_PIXEL_FRACTION` (5 %) of the pixels are farther than `FAR_COLOUR_DISTANCE` from every class colour
 is refused, naming those colours.
 """
 
@@ -28,8 +28,9 @@ FAR_COLOUR_DISTANCE = 40.0
 """An uploaded colour farther than this (RGB Euclidean distance, 0..441) from every class colour
 is not a class colour (JPEG noise stays well below; two neighbouring classes are >= 15 apart)."""
 
-FAR_PIXEL_FRACTION = 0.005
-"""Uploaded colour labels may hold up to 0.5 % of such pixels (stray edge pixels), no more."""
+FAR_PIXEL_FRACTION = 0.05
+"""Uploaded colour labels may hold up to 5 % of such pixels, no more: the edges of a JPEG label
+(a 64x128 JPEG of three bands has 2.3 %); a photo or a foreign palette has most of its pixels far."""
 
 MAX_UPLOAD_BYTES = 8 * 1024 * 1024
 """Uploads larger than 8 MiB are refused."""

@@ -139,7 +139,9 @@ class PageHandlers:
     ) -> tuple[TransferSource, EditorValue, str]:
         """The content tab's uploads at the model's size, a canvas of the label, and a note."""
         if not self.has_likelihood:
-            raise UserInputError("content transfer needs a flow; this model (pix2pix) has no encoder")
+            raise UserInputError(
+                "content transfer needs a flow; this model (pix2pix) has no encoder"
+            )
         if photo_path is None or label_path is None:
             raise UserInputError("upload both a photo and its label")
         photo = read_uploaded_photo(photo_path)

@@ -209,7 +209,9 @@ def _transfer_tab(handlers: PageHandlers) -> None:
         )
 
 
-def serve(handlers: PageHandlers, title: str, host: str, port: int, block: bool = True) -> gr.Blocks:
+def serve(
+    handlers: PageHandlers, title: str, host: str, port: int, block: bool = True
+) -> gr.Blocks:
     """Serve the page on `host:port`: no share link, no analytics, no API page, no SSR.
 
     Gradio serves its own assets and the files in its cache folder (`GRADIO_TEMP_DIR`, set by

@@ -75,7 +75,9 @@ class Photos:
         return captions
 
 
-def label_inputs(model: nn.Module, label_ids: np.ndarray, count: int) -> tuple[Tensor, Tensor | None]:
+def label_inputs(
+    model: nn.Module, label_ids: np.ndarray, count: int
+) -> tuple[Tensor, Tensor | None]:
     """The model's inputs for label ids `(H, W)`, repeated `count` times: the colour label
     `(count, 3, H, W)` and the side input (class-edge boundaries `(count, 1, H, W)`, or None)."""
     colour = to_model(model, photo_tensor(label_ids_to_colours(label_ids))[None])
@@ -169,7 +171,9 @@ def zip_members(label_ids: np.ndarray, photos: Sequence[np.ndarray], stem: str) 
     return members
 
 
-def write_scene_zip(path: Path, label_ids: np.ndarray, photos: Sequence[np.ndarray], stem: str) -> Path:
+def write_scene_zip(
+    path: Path, label_ids: np.ndarray, photos: Sequence[np.ndarray], stem: str
+) -> Path:
     """Write `zip_members` to the zip file `path`, atomically; returns `path`."""
 
     def write(temporary: Path) -> None:
