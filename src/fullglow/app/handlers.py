@@ -32,7 +32,6 @@ from fullglow.app.synthesis import (
     write_scene_zip,
 )
 from fullglow.data.cityscapes import CityscapesDataset
-from fullglow.data.labels import label_ids_to_colours
 from fullglow.data.resizing import resize_photo
 from fullglow.errors import UserInputError
 
@@ -164,7 +163,3 @@ class PageHandlers:
         return transfer_content(
             self.model, source.photo, source.label_ids, self.label_of(value), float(scale)
         )
-
-    def label_colours(self, label_ids: np.ndarray) -> np.ndarray:
-        """Colour image `(H, W, 3)` of label ids, for display."""
-        return label_ids_to_colours(label_ids)

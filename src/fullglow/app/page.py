@@ -132,8 +132,10 @@ def build_app(handlers: PageHandlers, title: str) -> gr.Blocks:
                 temperature = gr.Slider(
                     0.0, 1.0, value=0.8, step=0.05, label="temperature", visible=flow
                 )
-                count = gr.Slider(1, MAX_SAMPLES, value=4, step=1, label="number of samples")
-                seed = gr.Number(0, precision=0, minimum=0, label="seed")
+                count = gr.Slider(
+                    1, MAX_SAMPLES, value=4, step=1, label="number of samples", elem_id="samples"
+                )
+                seed = gr.Number(0, precision=0, minimum=0, label="seed", elem_id="seed")
             generate = gr.Button("Generate", variant="primary", elem_id="generate")
             gallery = gr.Gallery(
                 label="photos" + (" (bits/dim of each as saved)" if flow else ""),
