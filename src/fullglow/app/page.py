@@ -190,7 +190,8 @@ def _transfer_tab(handlers: PageHandlers) -> None:
                 editor = _editor(handlers, "new structure", "transfer-canvas")
             with gr.Column(scale=2):
                 result = gr.Image(
-                    label="the photo's content under the new structure",
+                    label="the photo's content under the new structure (enlarged)",
+                    format="png",
                     interactive=False,
                     elem_classes="pixelated",
                     buttons=[],
@@ -206,9 +207,13 @@ def _transfer_tab(handlers: PageHandlers) -> None:
         picker.change(lambda name: gr.update(brush=brush_for(name)), picker, editor)
         for upload in (photo, label):
             upload.upload(_shown(on_upload), [photo, label], [source, editor, note])
-        run.click(
-            _shown(handlers.transfer), [source, editor, scale], result, concurrency_id=MODEL_QUEUE
-        )
+
+        def on_transfer(state: Any, value: Any, latent_scale: float) -> Any:  # noqa: ANN401
+            photo = handlers.transfer(state, value, latent_scale)
+            enlarge = paint_scale(handlers.image_size)  # shown as large as the canvas
+            return photo.repeat(enlarge, axis=0).repeat(enlarge, axis=1)
+
+        run.click(_shown(on_transfer), [source, editor, scale], result, concurrency_id=MODEL_QUEUE)
 
 
 def serve(

@@ -38,7 +38,12 @@ ZIP_CITY = "painted"
 
 @dataclass(frozen=True)
 class SamplingSettings:
-    """One click's request: `count` photos at `temperature` (ignored by pix2pix) from `seed`."""
+    """One click's request: `count` photos at `temperature` (ignored by pix2pix) from `seed`.
+
+    Sampling options that models gain later (guidance, denoising) belong here as fields, each with
+    a control in `fullglow.app.page.build_app` shown only when `model.config` has the option, and
+    passed on by `sample_photos`: the page reads everything it asks the model through this class.
+    """
 
     temperature: float = 0.8
     count: int = 4
