@@ -154,11 +154,25 @@ def build_app(handlers: PageHandlers, title: str) -> gr.Blocks:
             return handlers.preview(value), items, str(result.zip_path)
 
         picker.change(lambda name: gr.update(brush=brush_for(name)), picker, editor)
-        empty.click(_shown(lambda: (handlers.empty(), "")), None, [editor, note])
-        val.input(_shown(handlers.from_val), val, [editor, note])
-        upload.upload(_shown(handlers.from_upload), upload, [editor, note])
-        for event in (editor.change, editor.apply):
-            event(_shown(handlers.preview), editor, preview, show_progress="hidden")
+
+        def with_preview(start: tuple[Any, str]) -> tuple[Any, Any, str]:
+            value, message = start
+            return value, handlers.preview(value), message
+
+        empty.click(
+            _shown(lambda: with_preview((handlers.empty(), ""))), None, [editor, preview, note]
+        )
+        val.input(
+            _shown(lambda name: with_preview(handlers.from_val(name))), val, [editor, preview, note]
+        )
+        upload.upload(
+            _shown(lambda path: with_preview(handlers.from_upload(path))),
+            upload,
+            [editor, preview, note],
+        )
+        # not on `change`, which the editor fires around every event that reads it: each call
+        # uploads the canvas again and delays the photos
+        editor.apply(_shown(handlers.preview), editor, preview, show_progress="hidden")
         app.load(_shown(handlers.preview), editor, preview)
         generate.click(
             _shown(on_generate),
