@@ -276,3 +276,20 @@ def test_the_core_does_not_import_gradio() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_without_gradio_the_app_says_how_to_install_it(
+    flow: torch.nn.Module, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import sys
+
+    from fullglow.app.launch import launch
+    from fullglow.training.runs import LoadedRun
+
+    monkeypatch.setitem(sys.modules, "gradio", None)  # `import gradio` raises ModuleNotFoundError
+    monkeypatch.delitem(sys.modules, "fullglow.app.page", raising=False)
+    for name in ("GRADIO_TEMP_DIR", "GRADIO_ANALYTICS_ENABLED", "HF_HUB_OFFLINE"):
+        monkeypatch.setenv(name, "")  # restored afterwards: launch sets them
+    run = LoadedRun(flow, tmp_path, "model", "0" * 16)
+    with pytest.raises(UserInputError, match=r'pip install -e "\.\[app\]"'):
+        launch(run, None, "127.0.0.1", 7860)
