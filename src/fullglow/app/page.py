@@ -107,6 +107,7 @@ def build_app(handlers: PageHandlers, title: str) -> gr.Blocks:
                     editor = _editor(handlers, "canvas", "paint-canvas")
                 with gr.Column(scale=2):
                     preview = gr.Image(
+                        handlers.preview(handlers.empty()),
                         label="the label the model reads",
                         interactive=False,
                         elem_id="paint-preview",
@@ -173,7 +174,6 @@ def build_app(handlers: PageHandlers, title: str) -> gr.Blocks:
         # not on `change`, which the editor fires around every event that reads it: each call
         # uploads the canvas again and delays the photos
         editor.apply(_shown(handlers.preview), editor, preview, show_progress="hidden")
-        app.load(_shown(handlers.preview), editor, preview)
         generate.click(
             _shown(on_generate),
             [editor, temperature, count, seed],
