@@ -64,7 +64,11 @@ def test_paint_a_car_generate_and_download(demo_model: Path, tmp_path: Path) -> 
 
         link = page.locator("#download a").first
         link.wait_for(timeout=30_000)
-        response = page.request.get(link.get_attribute("href"))
+        href = link.get_attribute("href")
+        served = Path(href.split("file=", 1)[1])
+        outputs = next(p for p in served.parents if p.name.startswith("fullglow-app-"))
+        assert outputs.is_dir()
+        response = page.request.get(href)
         assert response.ok
         with zipfile.ZipFile(io.BytesIO(response.body())) as archive:
             names = archive.namelist()
@@ -93,3 +97,4 @@ def test_paint_a_car_generate_and_download(demo_model: Path, tmp_path: Path) -> 
         message.wait_for(timeout=30_000)
         assert "Traceback" not in page.content()
         assert external == [], f"the page fetched from the internet: {external}"
+    assert not outputs.exists(), "the outputs folder outlived the server (SIGTERM)"

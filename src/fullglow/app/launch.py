@@ -10,6 +10,8 @@ from __future__ import annotations
 import logging
 import os
 import shutil
+import signal
+import sys
 import tempfile
 from pathlib import Path
 
@@ -28,6 +30,8 @@ def launch(run: LoadedRun, labels_root: Path | None, host: str, port: int) -> No
     Raises:
         UserInputError: Gradio is not installed (the `app` extra), or DATA is not a dataset.
     """
+    # SIGTERM (a service manager, a test) ends the server like Ctrl-C: the outputs are removed
+    previous = signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(0))
     outputs = Path(tempfile.mkdtemp(prefix="fullglow-app-"))
     os.environ["GRADIO_TEMP_DIR"] = str(outputs)
     os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
@@ -54,3 +58,4 @@ def launch(run: LoadedRun, labels_root: Path | None, host: str, port: int) -> No
         serve(handlers, title, host, port)
     finally:
         shutil.rmtree(outputs, ignore_errors=True)
+        signal.signal(signal.SIGTERM, previous)
