@@ -87,6 +87,15 @@ def content_transfer(
     return model.decode(latents, model_condition(model, new_label), new_side)
 
 
+def divergence_message(content: str, structure: str, scale: float) -> str:
+    """What to tell a user whose transfer of `content` to `structure` diverged at `scale`."""
+    return (
+        f"decoding the content of {content} under {structure} diverged (the result is not "
+        f"finite at latent scale {scale:g}): the model cannot carry this content to that "
+        "structure; a smaller scale (for example 0.7) or a longer-trained model helps"
+    )
+
+
 def _read_label_ids(path: Path) -> np.ndarray:
     """Label ids `(H, W)` of a `*_labelIds.png` (one channel) or a colour label image (RGB)."""
     if not path.is_file():
@@ -202,12 +211,7 @@ def transfer_files(
         scale=scale,
     )
     if bool(diverged_samples(result).any()):
-        raise UserInputError(
-            f"decoding the content of {content_photo} under {structure_label} diverged (the "
-            f"result is not finite at latent scale {scale:g}): the model cannot carry this "
-            "content to that structure; a smaller scale (for example 0.7) or a longer-trained "
-            "model helps"
-        )
+        raise UserInputError(divergence_message(str(content_photo), str(structure_label), scale))
     atomic_png(out, to_uint8(result)[0])
     if figure is not None:
         atomic_png(Path(figure), _figure(photo, structure, result, Path(structure_label), size))
