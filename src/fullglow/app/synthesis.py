@@ -23,7 +23,7 @@ from fullglow.data.labels import label_ids_to_colours
 from fullglow.errors import UserInputError
 from fullglow.files import atomic_write
 from fullglow.likelihood import bits_per_dim, dequantize
-from fullglow.synthesis.generation import generate, side_input, to_model
+from fullglow.synthesis.generation import generate, model_condition, side_input, to_model
 from fullglow.synthesis.images import diverged_samples, photo_tensor, to_uint8
 from fullglow.synthesis.transfer import content_transfer, divergence_message
 
@@ -84,8 +84,9 @@ def label_inputs(
     model: nn.Module, label_ids: np.ndarray, count: int
 ) -> tuple[Tensor, Tensor | None]:
     """The model's inputs for label ids `(H, W)`, repeated `count` times: the colour label
-    `(count, 3, H, W)` and the side input (class-edge boundaries `(count, 1, H, W)`, or None)."""
-    colour = to_model(model, photo_tensor(label_ids_to_colours(label_ids))[None])
+    `(count, 3, H, W)` prepared as every other path prepares it (`model_condition`), and the side
+    input (class-edge boundaries `(count, 1, H, W)`, or None)."""
+    colour = model_condition(model, photo_tensor(label_ids_to_colours(label_ids))[None])
     boundary = torch.from_numpy(instance_boundaries(label_ids)).float()[None, None]
     side = side_input(model, to_model(model, boundary))
     repeat = (count, 1, 1, 1)

@@ -5,8 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-import torch
-
+from fullglow.cli.args import add_threads_option, use_threads
 from fullglow.cli.commands.sample import add_run_option, load_run_from_args
 from fullglow.errors import UserInputError
 
@@ -35,11 +34,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--port", type=int, default=7860, help="port (default 7860)")
     parser.add_argument("--checkpoint", choices=("best", "last"), default="best")
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N (default auto)")
-    parser.add_argument(
-        "--threads", type=int, default=max(1, torch.get_num_threads() - 1),
-        help="CPU threads of the model (default: the cores less one, which answers fastest on "
-        "a small machine)",
-    )  # fmt: skip
+    add_threads_option(parser)
     parser.set_defaults(func=run)
 
 
@@ -48,8 +43,6 @@ def run(args: argparse.Namespace) -> int:
 
     if not 0 < args.port < 65536:
         raise UserInputError(f"--port must be 1..65535, got {args.port}")
-    if args.threads < 1:
-        raise UserInputError(f"--threads must be >= 1, got {args.threads}")
-    torch.set_num_threads(args.threads)
+    use_threads(args.threads)
     launch(load_run_from_args(args), args.labels, args.host, args.port)
     return 0
