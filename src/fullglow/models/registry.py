@@ -76,7 +76,8 @@ def build_config(name: str, preset: str | None = None, **options: Any) -> Any:
     """The model's preset config with `options` replaced.
 
     Options that another model knows but this one does not (e.g. `n_flows` for pix2pix) are ignored,
-    so that one set of options can build every model; unknown names raise `ValueError`.
+    so that one set of options can build every model; unknown names raise `ValueError`. A nested
+    config option given as a dict replaces only the fields it names.
     """
     spec = _spec(name)
     preset = preset or spec.default_preset
@@ -89,7 +90,13 @@ def build_config(name: str, preset: str | None = None, **options: Any) -> Any:
         raise ValueError(f"unknown model options {sorted(unknown)}")
     own = {f.name for f in dataclasses.fields(spec.config_class)}
     base = dataclasses.asdict(spec.presets[preset])
-    base.update({k: v for k, v in options.items() if k in own and v is not None})
+    for key, value in options.items():
+        if key not in own or value is None:
+            continue
+        # A nested config given as a dict (`conditioning={"pool_size": (4, 8)}`) changes only
+        # the fields it names; the preset keeps the others.
+        merge = isinstance(value, dict) and isinstance(base[key], dict)
+        base[key] = {**base[key], **value} if merge else value
     return config_from_dict(spec.config_class, base)
 
 
