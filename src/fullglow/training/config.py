@@ -81,6 +81,8 @@ class TrainConfig:
         seed: model initialisation, data order and data noise all derive from it.
         num_workers: DataLoader worker processes.
         time_budget_minutes: stop cleanly, with a checkpoint, once this much time is spent.
+        ema: keep an exponential moving average of the weights with this decay (e.g. 0.999,
+            `fullglow.training.ema`), which sampling and evaluation then load; None: none.
     """
 
     model: str = "fullglow"
@@ -117,6 +119,7 @@ class TrainConfig:
     seed: int = 0
     num_workers: int = 0
     time_budget_minutes: float | None = None
+    ema: float | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "data", str(self.data))
@@ -166,6 +169,8 @@ class TrainConfig:
             problems.append(f"direction must be 'AtoB' or 'BtoA', got {self.direction!r}")
         if self.time_budget_minutes is not None and not self.time_budget_minutes > 0:
             problems.append(f"time_budget_minutes must be > 0, got {self.time_budget_minutes}")
+        if self.ema is not None and not 0.0 < self.ema < 1.0:
+            problems.append(f"ema must be a decay in (0, 1), got {self.ema}")
         if self.image_size is not None and (len(self.image_size) != 2 or min(self.image_size) < 1):
             problems.append(f"image_size must be two positive sides (H, W), got {self.image_size}")
         if "image_size" in self.model_options or "side_channels" in self.model_options:

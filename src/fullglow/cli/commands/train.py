@@ -125,6 +125,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )  # fmt: skip
     optim.add_argument("--grad-clip", type=float, default=None, help="max global gradient norm")
     optim.add_argument(
+        "--ema", type=float, default=None, metavar="DECAY",
+        help="keep an exponential moving average of the weights (e.g. 0.999); sampling and "
+        "evaluation use it",
+    )  # fmt: skip
+    optim.add_argument(
         "--memory-saving", action="store_true",
         help="invertible backprop: memory that does not grow with the number of flow steps",
     )  # fmt: skip
