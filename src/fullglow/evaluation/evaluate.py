@@ -83,6 +83,8 @@ class EvaluationSettings:
         compute_bpd: False skips the BPD (the report then holds None).
         figure_rows: labels shown in `samples.png` (at most the split's size and the batch
             size, since it shows the first batch that was scored); 0 for no figure.
+        denoise_sigma: denoise a flow's samples with one score step of this sigma (a model
+            trained with `noise_sigma`, see `fullglow.synthesis.denoise`); None: none.
     """
 
     temperatures: tuple[float, ...] = PAPER_TEMPERATURES
@@ -93,6 +95,7 @@ class EvaluationSettings:
     num_workers: int = 0
     compute_bpd: bool = True
     figure_rows: int = 4
+    denoise_sigma: float | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "temperatures", tuple(float(t) for t in self.temperatures))
@@ -178,7 +181,9 @@ def segmentation_scores(
             for t_index, temperature in enumerate(temperatures):
                 for round_index in range(settings.rounds):
                     generator = batch_generator(device, settings.seed, round_index, batch_index)
-                    photos = generate(model, cond, side, temperature, generator)
+                    photos = generate(
+                        model, cond, side, temperature, generator, settings.denoise_sigma
+                    )
                     diverged[t_index, round_index] += diverged_samples(photos).sum()
                     photos = displayable(photos).float()
                     prediction = predict(segmenter, photos, len(photos))

@@ -12,6 +12,7 @@ from torch import Tensor, nn
 
 from fullglow.data.item import Sample
 from fullglow.errors import UserInputError
+from fullglow.synthesis.denoise import denoise
 
 PAPER_TEMPERATURES = tuple(round(0.1 * k, 1) for k in range(11))
 """The paper's Table 2 sweep: T = 0.0, 0.1, ..., 1.0."""
@@ -63,11 +64,19 @@ def generate(
     side: Tensor | None,
     temperature: float | None,
     generator: torch.Generator,
+    denoise_sigma: float | None = None,
 ) -> Tensor:
-    """Photos `(B, 3, H, W)` for colour labels `cond` `(B, 3, H, W)`; `temperature` None for a GAN."""
-    if model.has_likelihood:
-        return model.sample(cond, temperature=temperature, generator=generator, side=side)
-    return model.sample(cond, generator=generator, side=side)
+    """Photos `(B, 3, H, W)` for colour labels `cond` `(B, 3, H, W)`; `temperature` None for a GAN.
+
+    `denoise_sigma`: a flow trained on photos with Gaussian noise of this sigma has its samples
+    denoised by one score step (`fullglow.synthesis.denoise`); None: none.
+    """
+    if not model.has_likelihood:
+        return model.sample(cond, generator=generator, side=side)
+    photos = model.sample(cond, temperature=temperature, generator=generator, side=side)
+    if denoise_sigma is None:
+        return photos
+    return denoise(model, photos, cond, side, denoise_sigma)
 
 
 def check_image_size(model: nn.Module, batch: Sample, where: str) -> None:

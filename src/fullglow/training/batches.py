@@ -20,7 +20,7 @@ from torch.utils.data import Dataset, DistributedSampler, Sampler, default_colla
 
 from fullglow.data.item import Sample
 from fullglow.errors import UserInputError
-from fullglow.likelihood import dequantize
+from fullglow.likelihood import dequantize, gaussian_dequantize
 from fullglow.training.config import TrainConfig
 
 VALIDATION_KEY = 2**31 - 1
@@ -109,6 +109,8 @@ def prepare_batch(
     `samples` is a collated `fullglow.data.Sample` (fields `photo`, `label_colour`, `boundary`);
     `slots[i]` is sample `i`'s place in the global batch of training step `step`. `n_bits` None:
     no dequantization (models without a likelihood, e.g. pix2pix, see the images as read).
+    With `config.noise_sigma` the photos get Gaussian noise (`gaussian_dequantize`) instead of
+    the uniform one; the labels are dequantized as usual.
     """
     dtype = getattr(torch, config.dtype)
     photo = samples.photo.to(device, dtype, non_blocking=True)
@@ -127,7 +129,11 @@ def prepare_batch(
             xs.append(parts[0])
             conds.append(parts[1])
         else:
-            xs.append(dequantize(parts[0], n_bits, generator))
+            xs.append(
+                dequantize(parts[0], n_bits, generator)
+                if config.noise_sigma is None
+                else gaussian_dequantize(parts[0], config.noise_sigma, n_bits, generator)
+            )
             conds.append(dequantize(parts[1], n_bits, generator))
         if boundary is not None:
             sides.append(parts[2])

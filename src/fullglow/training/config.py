@@ -83,6 +83,9 @@ class TrainConfig:
         time_budget_minutes: stop cleanly, with a checkpoint, once this much time is spent.
         ema: keep an exponential moving average of the weights with this decay (e.g. 0.999,
             `fullglow.training.ema`), which sampling and evaluation then load; None: none.
+        noise_sigma: train (and validate) on photos with Gaussian noise of this sigma instead
+            of the uniform dequantization (`fullglow.likelihood.gaussian_dequantize`); sample
+            with `denoise_sigma` equal to it. None: uniform dequantization (the paper's).
     """
 
     model: str = "fullglow"
@@ -120,6 +123,7 @@ class TrainConfig:
     num_workers: int = 0
     time_budget_minutes: float | None = None
     ema: float | None = None
+    noise_sigma: float | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "data", str(self.data))
@@ -171,6 +175,10 @@ class TrainConfig:
             problems.append(f"time_budget_minutes must be > 0, got {self.time_budget_minutes}")
         if self.ema is not None and not 0.0 < self.ema < 1.0:
             problems.append(f"ema must be a decay in (0, 1), got {self.ema}")
+        if self.noise_sigma is not None and not (
+            math.isfinite(self.noise_sigma) and self.noise_sigma > 0
+        ):
+            problems.append(f"noise_sigma must be a positive number, got {self.noise_sigma}")
         if self.image_size is not None and (len(self.image_size) != 2 or min(self.image_size) < 1):
             problems.append(f"image_size must be two positive sides (H, W), got {self.image_size}")
         if "image_size" in self.model_options or "side_channels" in self.model_options:

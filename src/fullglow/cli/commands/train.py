@@ -129,6 +129,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="keep an exponential moving average of the weights (e.g. 0.999); sampling and "
         "evaluation use it",
     )  # fmt: skip
+    data.add_argument(
+        "--noise-sigma", type=float, default=None, metavar="SIGMA",
+        help="train on photos with Gaussian noise of this sigma instead of uniform "
+        "dequantization (e.g. 0.05); denoise its samples with the same sigma",
+    )  # fmt: skip
     optim.add_argument(
         "--memory-saving", action="store_true",
         help="invertible backprop: memory that does not grow with the number of flow steps",
