@@ -56,8 +56,8 @@ VARIANTS = (
 )
 
 
-def _prepare(out: Path, demo: DemoConfig) -> Path:
-    """The demo's data and evaluator in `out` (made once)."""
+def prepare_demo(out: Path, demo: DemoConfig) -> Path:
+    """The demo's data and evaluator in `out` (made once; `quality_variants.py` shares them)."""
     data = out / "data"
     if not (data / "gtFine").is_dir():
         synthesize_dataset(
@@ -75,7 +75,9 @@ def _prepare(out: Path, demo: DemoConfig) -> Path:
 
 
 @torch.no_grad()
-def _transfers_diverged(model: torch.nn.Module, data: Path, size: tuple[int, int], n: int) -> int:
+def transfers_diverged(model: torch.nn.Module, data: Path, size: tuple[int, int], n: int) -> int:
+    """Content transfers (latent scale 1) with a non-finite value, over the ordered pairs of the
+    first `n` val frames."""
     val = open_dataset_split(data, "val", size)
     photos = torch.stack([val[i].photo for i in range(n)]) + 0.5 / 256
     labels = torch.stack([val[i].label_colour for i in range(n)])
@@ -99,7 +101,7 @@ def main() -> int:
     args = parser.parse_args()
     torch.set_num_threads(1)
     demo = DemoConfig()
-    data = _prepare(args.out, demo)
+    data = prepare_demo(args.out, demo)
     segmenter = load_segmenter(args.out / "segmenter")
     val = open_dataset_split(data, "val", demo.image_size)
     settings = EvaluationSettings(temperatures=(0.8, 0.9, 1.0), rounds=args.rounds, batch_size=16)
@@ -128,7 +130,7 @@ def main() -> int:
         scores, _ = segmentation_scores(model, segmenter, val, settings)
         miou = {t.temperature: 100 * t.mean_iou.mean for t in scores}
         diverged = {t.temperature: t.diverged for t in scores}
-        transfers = _transfers_diverged(model, data, demo.image_size, args.pairs)
+        transfers = transfers_diverged(model, data, demo.image_size, args.pairs)
         total = len(val) * args.rounds
         rows.append(
             f"| {variant.label} | {bpd:.2f} | {miou[0.8]:.1f} % | {miou[1.0]:.1f} % | "

@@ -52,7 +52,9 @@ def tiny_fullglow(root: Path, seed: int = 0) -> nn.Module:
     so that the conditioning networks really use the label (they start at zero)."""
     torch.manual_seed(seed)
     model = build_model("fullglow", "tiny", image_size=SIZE)
-    batch = next(iter(torch.utils.data.DataLoader(open_dataset_split(root, "train", SIZE), batch_size=8)))
+    batch = next(
+        iter(torch.utils.data.DataLoader(open_dataset_split(root, "train", SIZE), batch_size=8))
+    )
     model.initialize(batch.photo, batch.label_colour)
     with torch.no_grad():
         for parameter in model.parameters():

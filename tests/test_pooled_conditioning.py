@@ -79,3 +79,23 @@ def test_pooled_conditioning_makes_the_parameter_count_independent_of_the_size()
 
     assert count((16, 16), **POOLED) == count((64, 64), **POOLED)
     assert count((16, 16)) < count((64, 64))
+
+
+def test_fullglow_sample_generates_at_another_size_with_a_pooled_model(
+    synthetic_root, tmp_path, capsys
+):
+    from PIL import Image
+
+    from fullglow.cli import main
+
+    for key, options in (("pooled", POOLED), ("paper", {})):
+        model = build_model("fullglow", preset="demo", hidden_channels=8, n_flows=1, **options)
+        model.initialize(torch.rand(2, 3, 32, 64), torch.rand(2, 3, 32, 64))
+        model.save(tmp_path / key)
+    command = ["sample", "--data", str(synthetic_root), "--image-size", "64x128", "--device", "cpu"]
+    assert main([*command, "--run", str(tmp_path / "pooled"), "--out", str(tmp_path / "a")]) == 0
+    written = sorted((tmp_path / "a").rglob("*_leftImg8bit.png"))
+    assert len(written) == 4 and Image.open(written[0]).size == (128, 64)
+    assert main([*command, "--run", str(tmp_path / "paper"), "--out", str(tmp_path / "b")]) == 2
+    assert "--image-size: this FullGlow is tied to its size 32x64" in capsys.readouterr().err
+    assert not (tmp_path / "b").exists()
