@@ -74,6 +74,32 @@ def prepare_demo(out: Path, demo: DemoConfig) -> Path:
     return data
 
 
+def demo_run_config(
+    demo: DemoConfig,
+    data: Path,
+    steps: int,
+    seed: int,
+    model_options: dict,
+    **train_options: object,
+) -> TrainConfig:
+    """Full-Glow's `demo` preset trained as the demo trains it (size, batch, learning rate), for
+    `steps` steps from `seed`, without validation or sample grids."""
+    return TrainConfig(
+        model="fullglow",
+        preset="demo",
+        image_size=demo.image_size,
+        data=str(data),
+        steps=steps,
+        batch_size=demo.batch_size,
+        lr=demo.lr,
+        seed=seed,
+        val_every=0,
+        sample_every=0,
+        model_options=model_options,
+        **train_options,
+    )
+
+
 @torch.no_grad()
 def transfers_diverged(model: torch.nn.Module, data: Path, size: tuple[int, int], n: int) -> int:
     """Content transfers (latent scale 1) with a non-finite value, over the ordered pairs of the
@@ -109,22 +135,7 @@ def main() -> int:
     for variant in VARIANTS:
         run_dir = args.out / "runs" / variant.key
         if not (run_dir / "checkpoints").is_dir():
-            train(
-                TrainConfig(
-                    model="fullglow",
-                    preset="demo",
-                    image_size=demo.image_size,
-                    data=str(data),
-                    steps=args.steps,
-                    batch_size=demo.batch_size,
-                    lr=demo.lr,
-                    seed=demo.seed,
-                    val_every=0,
-                    sample_every=0,
-                    model_options=variant.options,
-                ),  # fmt: skip
-                run_dir,
-            )
+            train(demo_run_config(demo, data, args.steps, demo.seed, variant.options), run_dir)
         model = load_run(run_dir, "last").model
         bpd = conditional_bpd(model, val, batch_size=16, draws=1).mean
         scores, _ = segmentation_scores(model, segmenter, val, settings)

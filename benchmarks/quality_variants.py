@@ -31,13 +31,13 @@ from typing import Any
 
 import torch
 
-from coupling_stability import prepare_demo, transfers_diverged
+from coupling_stability import demo_run_config, prepare_demo, transfers_diverged
 from fullglow.demo.config import DemoConfig
 from fullglow.evaluation.bpd import conditional_bpd
 from fullglow.evaluation.evaluate import EvaluationSettings, segmentation_scores
 from fullglow.segmenter.loading import load_segmenter
 from fullglow.synthesis.splits import open_dataset_split
-from fullglow.training import TrainConfig, train
+from fullglow.training import train
 from fullglow.training.checkpoints import CheckpointStore, load_checkpoint
 from fullglow.training.runs import load_run
 
@@ -86,22 +86,10 @@ def _train(
 ) -> None:
     if (run_dir / "checkpoints").is_dir():
         return
-    config = TrainConfig(
-        model="fullglow",
-        preset="demo",
-        image_size=demo.image_size,
-        data=str(data),
-        steps=args.max_steps,
-        time_budget_minutes=args.minutes,
-        batch_size=demo.batch_size,
-        lr=demo.lr,
-        seed=seed,
-        val_every=0,
-        sample_every=0,
-        checkpoint_every=0,
-        model_options=variant.model_options,
-        **variant.train_options,
-    )
+    config = demo_run_config(
+        demo, data, args.max_steps, seed, variant.model_options,
+        time_budget_minutes=args.minutes, checkpoint_every=0, **variant.train_options,
+    )  # fmt: skip
     train(config, run_dir)
 
 
