@@ -110,7 +110,9 @@ def prepare_batch(
     `slots[i]` is sample `i`'s place in the global batch of training step `step`. `n_bits` None:
     no dequantization (models without a likelihood, e.g. pix2pix, see the images as read).
     With `config.noise_sigma` the photos get Gaussian noise (`gaussian_dequantize`) instead of
-    the uniform one; the labels are dequantized as usual.
+    the uniform one; the labels are dequantized as usual. With `config.label_dropout = p`, a
+    sample's label is replaced by the null label (all black, "unlabeled") with probability `p`
+    (`fullglow.synthesis.guidance`).
     """
     dtype = getattr(torch, config.dtype)
     photo = samples.photo.to(device, dtype, non_blocking=True)
@@ -123,6 +125,10 @@ def prepare_batch(
         parts = [photo[i], colour[i]] + ([boundary[i]] if boundary is not None else [])
         if flip and flip_this:
             parts = [part.flip(-1) for part in parts]
+        if config.label_dropout and torch.rand((), generator=generator, device=device) < (
+            config.label_dropout
+        ):
+            parts[1] = torch.zeros_like(parts[1])  # the null label: every pixel "unlabeled"
         photos.append(parts[0])
         colours.append(parts[1])
         if n_bits is None:

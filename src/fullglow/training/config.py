@@ -86,6 +86,9 @@ class TrainConfig:
         noise_sigma: train (and validate) on photos with Gaussian noise of this sigma instead
             of the uniform dequantization (`fullglow.likelihood.gaussian_dequantize`); sample
             with `denoise_sigma` equal to it. None: uniform dequantization (the paper's).
+        label_dropout: replace a training sample's label by the null label (every pixel
+            "unlabeled") with this probability, so that guided sampling
+            (`fullglow.synthesis.guidance`) has a null model to push away from; 0: never.
     """
 
     model: str = "fullglow"
@@ -124,6 +127,7 @@ class TrainConfig:
     time_budget_minutes: float | None = None
     ema: float | None = None
     noise_sigma: float | None = None
+    label_dropout: float = 0.0
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "data", str(self.data))
@@ -179,6 +183,8 @@ class TrainConfig:
             math.isfinite(self.noise_sigma) and self.noise_sigma > 0
         ):
             problems.append(f"noise_sigma must be a positive number, got {self.noise_sigma}")
+        if not 0.0 <= self.label_dropout < 1.0:
+            problems.append(f"label_dropout must be in [0, 1), got {self.label_dropout}")
         if self.image_size is not None and (len(self.image_size) != 2 or min(self.image_size) < 1):
             problems.append(f"image_size must be two positive sides (H, W), got {self.image_size}")
         if "image_size" in self.model_options or "side_channels" in self.model_options:
