@@ -12,6 +12,9 @@ steps), then is measured on the demo's 32 val labels:
 - transfers diverged: content transfer between the ordered pairs of the first `--pairs` val frames;
 - parameters and the training steps the budget reached.
 
+The label-dropout run is sampled twice: unguided, and guided with `w = 1.5` (its BPD is the
+unguided model's: `log p` does not describe guided samples; its transfers are unguided).
+
 `--seeds N` repeats the coupling variants (affine, floor, additive) over seeds 0 .. N-1 (the
 model's initialisation and data order; the data, evaluator and sampling noise stay the same), one
 row per seed. The data and evaluator are made in `OUT` by `coupling_stability.prepare_demo` (and
@@ -46,14 +49,15 @@ TEMPERATURES = (0.6, 0.8, 1.0)
 
 @dataclass(frozen=True)
 class Variant:
-    """A row of the table: label, run folder name, model options and training options; `seeded`
-    variants are repeated over `--seeds`."""
+    """A run of the table: label, run folder name, model options and training options; `seeded`
+    variants are repeated over `--seeds`; one row per `guidance` weight (None: unguided)."""
 
     label: str
     key: str
     model_options: dict[str, Any] = field(default_factory=dict)
     train_options: dict[str, Any] = field(default_factory=dict)
     seeded: bool = False
+    guidance: tuple[float | None, ...] = (None,)
 
     @property
     def denoise_sigma(self) -> float | None:
@@ -67,6 +71,9 @@ VARIANTS = (
     Variant("pooled conditioning 4x8", "pooled", {"conditioning": {"pool_size": (4, 8)}}),
     Variant("EMA 0.99", "ema", train_options={"ema": 0.99}),
     Variant("noise 0.02 + denoise", "noise", train_options={"noise_sigma": 0.02}),
+    Variant(
+        "label dropout 0.1", "guided", train_options={"label_dropout": 0.1}, guidance=(None, 1.5)
+    ),
     Variant(
         "floor + pooled + EMA + noise",
         "combined",
@@ -101,6 +108,7 @@ def _row(
     segmenter: torch.nn.Module,
     demo: DemoConfig,
     args: argparse.Namespace,
+    guidance: float | None,
 ) -> str:
     started = time.perf_counter()
     val = open_dataset_split(data, "val", demo.image_size)
@@ -114,7 +122,11 @@ def _row(
         else "—"
     )
     settings = EvaluationSettings(
-        temperatures=TEMPERATURES, rounds=args.rounds, batch_size=16, denoise_sigma=sigma
+        temperatures=TEMPERATURES,
+        rounds=args.rounds,
+        batch_size=16,
+        denoise_sigma=sigma,
+        guidance=guidance,
     )
     scores, _ = segmentation_scores(model, segmenter, val, settings)
     miou = " | ".join(f"{100 * t.mean_iou.mean:.1f} ± {100 * t.mean_iou.std:.1f}" for t in scores)
@@ -124,8 +136,9 @@ def _row(
     sys.stderr.write(
         f"{variant.key} seed {seed}: measured in {time.perf_counter() - started:.0f} s\n"
     )
+    label = variant.label if guidance is None else f"{variant.label}, guidance w = {guidance}"
     return (
-        f"| {variant.label} | {seed} | {bpd:.3f} | {noise_bpd} | {miou} | {diverged} | "
+        f"| {label} | {seed} | {bpd:.3f} | {noise_bpd} | {miou} | {diverged} | "
         f"{transfers} of {args.pairs * (args.pairs - 1)} | {params / 1e6:.2f} M | {steps} |"
     )
 
@@ -154,7 +167,8 @@ def main() -> int:
         for seed in range(args.seeds if variant.seeded else 1):
             run_dir = args.out / "runs" / f"{variant.key}-seed{seed}"
             _train(variant, seed, run_dir, data, demo, args)
-            rows.append(_row(variant, seed, run_dir, data, segmenter, demo, args))
+            for guidance in variant.guidance:
+                rows.append(_row(variant, seed, run_dir, data, segmenter, demo, args, guidance))
     sys.stdout.write(
         f"Full-Glow `demo` preset, at most {args.max_steps} steps or {args.minutes} min per run, "
         f"batch {demo.batch_size}, lr {demo.lr}; {demo.n_val} val labels x {args.rounds} rounds\n\n"
