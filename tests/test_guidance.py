@@ -82,3 +82,30 @@ def test_generate_samples_guided_when_given_a_weight():
     _, cond = _batch(2, model)
     generated = generate(model, cond, None, 0.9, torch.Generator().manual_seed(11), guidance=2.0)
     torch.testing.assert_close(generated, _draw(model, cond, 2.0, null_label(cond)))
+
+
+def test_fullglow_sample_takes_guidance_and_a_denoising_sigma(synthetic_root, tmp_path, capsys):
+    import numpy as np
+    from PIL import Image
+
+    from flow_checks import perturb
+    from fullglow.cli import main
+
+    model = build_model("fullglow", preset="tiny", image_size=(64, 128), n_flows=1)
+    model.initialize(torch.rand(2, 3, 64, 128), torch.rand(2, 3, 64, 128))
+    perturb(model, scale=0.05)
+    model.save(tmp_path / "model")
+    command = ["sample", "--run", str(tmp_path / "model"), "--data", str(synthetic_root)]
+    photos = {}
+    for key, extra in (
+        ("plain", []),
+        ("guided", ["--guidance", "3"]),
+        ("denoised", ["--denoise-sigma", "0.05"]),
+    ):
+        assert main([*command, *extra, "--out", str(tmp_path / key)]) == 0
+        first = sorted((tmp_path / key).rglob("*_leftImg8bit.png"))[0]
+        photos[key] = np.asarray(Image.open(first), dtype=np.int64)
+    assert np.abs(photos["guided"] - photos["plain"]).max() > 0
+    assert np.abs(photos["denoised"] - photos["plain"]).max() > 0
+    assert main([*command, "--denoise-sigma", "0", "--out", str(tmp_path / "bad")]) == 2
+    assert "the denoising sigma must be > 0, got 0.0" in capsys.readouterr().err

@@ -74,6 +74,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--image-size", type=image_size, default=None, metavar="HxW",
         help="generate at HxW instead of the model's size (models with pooled conditioning)",
     )  # fmt: skip
+    parser.add_argument(
+        "--denoise-sigma", type=float, default=None, metavar="SIGMA",
+        help="denoise each sample with one score step (a model trained with --noise-sigma SIGMA)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--guidance", type=float, default=None, metavar="W",
+        help="guided sampling with weight W against the null label (a model trained with "
+        "--label-dropout); log p does not describe guided samples",
+    )  # fmt: skip
     add_generation_options(parser, "output folder (new or empty)")
     parser.set_defaults(func=run)
 
@@ -96,6 +105,8 @@ def run(args: argparse.Namespace) -> int:
         seed=args.seed,
         num_workers=args.num_workers,
         overwrite=args.overwrite,
+        denoise_sigma=args.denoise_sigma,
+        guidance=args.guidance,
     )
     diverged = (
         f", {summary.diverged} of them diverged (NaN written as 0)" if summary.diverged else ""
