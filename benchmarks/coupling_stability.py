@@ -50,8 +50,12 @@ class Variant:
 
 
 VARIANTS = (
-    Variant("affine (paper, default)", "affine", {}),
-    Variant("affine, `scale_floor=0.05`", "affine-floor-0.05", {"scale_floor": 0.05}),
+    Variant("affine (paper)", "affine", {"coupling": "affine"}),
+    Variant(
+        "affine, `scale_floor=0.05`",
+        "affine-floor-0.05",
+        {"coupling": "affine", "scale_floor": 0.05},
+    ),
     Variant("additive", "additive", {"coupling": "additive"}),
 )
 

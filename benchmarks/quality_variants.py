@@ -93,8 +93,11 @@ def _train(
 ) -> None:
     if (run_dir / "checkpoints").is_dir():
         return
+    # The paper's affine coupling under every variant but "additive" (the demo preset's own
+    # default is now additive).
+    options = {"coupling": "affine", **variant.model_options}
     config = demo_run_config(
-        demo, data, args.max_steps, seed, variant.model_options,
+        demo, data, args.max_steps, seed, options,
         time_budget_minutes=args.minutes, checkpoint_every=0, **variant.train_options,
     )  # fmt: skip
     train(config, run_dir)

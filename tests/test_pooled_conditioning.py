@@ -22,7 +22,7 @@ POOLED = VARIANTS["pooled"]
 @pytest.mark.parametrize("name", POOLED_FLOWS)
 def test_pooled_models_pool_every_conditioning_network_and_keep_the_preset_otherwise(name: str):
     plain, pooled = build_model(name, preset="tiny"), build_model(name, preset="tiny", **POOLED)
-    assert pooled.config.conditioning.pool_size == (2, 2)
+    assert pooled.config.conditioning.pool_size == (2, 3)
     assert (
         pooled.config.conditioning.mlp_conv_channels == plain.config.conditioning.mlp_conv_channels
     )
