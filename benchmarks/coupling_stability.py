@@ -50,14 +50,18 @@ class Variant:
 
 
 VARIANTS = (
-    Variant("affine (paper, default)", "affine", {}),
-    Variant("affine, `scale_floor=0.05`", "affine-floor-0.05", {"scale_floor": 0.05}),
+    Variant("affine (paper)", "affine", {"coupling": "affine"}),
+    Variant(
+        "affine, `scale_floor=0.05`",
+        "affine-floor-0.05",
+        {"coupling": "affine", "scale_floor": 0.05},
+    ),
     Variant("additive", "additive", {"coupling": "additive"}),
 )
 
 
-def _prepare(out: Path, demo: DemoConfig) -> Path:
-    """The demo's data and evaluator in `out` (made once)."""
+def prepare_demo(out: Path, demo: DemoConfig) -> Path:
+    """The demo's data and evaluator in `out` (made once; `quality_variants.py` shares them)."""
     data = out / "data"
     if not (data / "gtFine").is_dir():
         synthesize_dataset(
@@ -74,8 +78,36 @@ def _prepare(out: Path, demo: DemoConfig) -> Path:
     return data
 
 
+def demo_run_config(
+    demo: DemoConfig,
+    data: Path,
+    steps: int,
+    seed: int,
+    model_options: dict,
+    **train_options: object,
+) -> TrainConfig:
+    """Full-Glow's `demo` preset trained as the demo trains it (size, batch, learning rate), for
+    `steps` steps from `seed`, without validation or sample grids."""
+    return TrainConfig(
+        model="fullglow",
+        preset="demo",
+        image_size=demo.image_size,
+        data=str(data),
+        steps=steps,
+        batch_size=demo.batch_size,
+        lr=demo.lr,
+        seed=seed,
+        val_every=0,
+        sample_every=0,
+        model_options=model_options,
+        **train_options,
+    )
+
+
 @torch.no_grad()
-def _transfers_diverged(model: torch.nn.Module, data: Path, size: tuple[int, int], n: int) -> int:
+def transfers_diverged(model: torch.nn.Module, data: Path, size: tuple[int, int], n: int) -> int:
+    """Content transfers (latent scale 1) with a non-finite value, over the ordered pairs of the
+    first `n` val frames."""
     val = open_dataset_split(data, "val", size)
     photos = torch.stack([val[i].photo for i in range(n)]) + 0.5 / 256
     labels = torch.stack([val[i].label_colour for i in range(n)])
@@ -99,7 +131,7 @@ def main() -> int:
     args = parser.parse_args()
     torch.set_num_threads(1)
     demo = DemoConfig()
-    data = _prepare(args.out, demo)
+    data = prepare_demo(args.out, demo)
     segmenter = load_segmenter(args.out / "segmenter")
     val = open_dataset_split(data, "val", demo.image_size)
     settings = EvaluationSettings(temperatures=(0.8, 0.9, 1.0), rounds=args.rounds, batch_size=16)
@@ -107,28 +139,13 @@ def main() -> int:
     for variant in VARIANTS:
         run_dir = args.out / "runs" / variant.key
         if not (run_dir / "checkpoints").is_dir():
-            train(
-                TrainConfig(
-                    model="fullglow",
-                    preset="demo",
-                    image_size=demo.image_size,
-                    data=str(data),
-                    steps=args.steps,
-                    batch_size=demo.batch_size,
-                    lr=demo.lr,
-                    seed=demo.seed,
-                    val_every=0,
-                    sample_every=0,
-                    model_options=variant.options,
-                ),  # fmt: skip
-                run_dir,
-            )
+            train(demo_run_config(demo, data, args.steps, demo.seed, variant.options), run_dir)
         model = load_run(run_dir, "last").model
         bpd = conditional_bpd(model, val, batch_size=16, draws=1).mean
         scores, _ = segmentation_scores(model, segmenter, val, settings)
         miou = {t.temperature: 100 * t.mean_iou.mean for t in scores}
         diverged = {t.temperature: t.diverged for t in scores}
-        transfers = _transfers_diverged(model, data, demo.image_size, args.pairs)
+        transfers = transfers_diverged(model, data, demo.image_size, args.pairs)
         total = len(val) * args.rounds
         rows.append(
             f"| {variant.label} | {bpd:.2f} | {miou[0.8]:.1f} % | {miou[1.0]:.1f} % | "

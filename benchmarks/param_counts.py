@@ -1,6 +1,9 @@
 """Print the Markdown table of the registered models' parameter counts at one preset.
 
-    python benchmarks/param_counts.py [--preset paper-256]
+    python benchmarks/param_counts.py [--preset paper-256] [--pool-size 4x8]
+
+`--pool-size hxw` builds the models with pooled conditioning (`ConditioningConfig.pool_size`;
+the models without actnorm/1x1-convolution conditioning networks are unchanged by it).
 
 Models without that preset are left out. The models are built on PyTorch's `meta` device:
 parameters get their shapes but no memory or initialisation, so even the 256x256 models take a
@@ -14,6 +17,7 @@ import argparse
 import torch
 from torch import nn
 
+from fullglow.cli.args import image_size
 from fullglow.models.registry import build_model, model_names, preset_names
 
 DESCRIPTIONS = {
@@ -51,14 +55,17 @@ def parts(model: nn.Module) -> str:
     )
 
 
-def table(preset: str) -> str:
+def table(preset: str, pool_size: tuple[int, int] | None = None) -> str:
+    options = {} if pool_size is None else {"conditioning": {"pool_size": pool_size}}
+    pooled = "" if pool_size is None else f", pooled {pool_size[0]}x{pool_size[1]}"
     rows = [
-        f"| Model (`--model`) | Blocks x steps | Parameters at `{preset}` | Parts | What it is |",
+        f"| Model (`--model`) | Blocks x steps | Parameters at `{preset}`{pooled} | Parts | "
+        "What it is |",
         "| --- | --- | ---: | --- | --- |",
     ]
     for name in (n for n in model_names() if preset in preset_names(n)):
         with torch.device("meta"):
-            model = build_model(name, preset=preset)
+            model = build_model(name, preset=preset, **options)
         count = parameter_count(model)
         rows.append(
             f"| `{name}` | {depth(model)} | {count:,} | {parts(model)} | "
@@ -70,7 +77,9 @@ def table(preset: str) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--preset", default="paper-256")
-    print(table(parser.parse_args().preset))
+    parser.add_argument("--pool-size", type=image_size, default=None, metavar="hxw")
+    args = parser.parse_args()
+    print(table(args.preset, args.pool_size))
 
 
 if __name__ == "__main__":

@@ -26,7 +26,8 @@ SMALL_CONDITIONING = ConditioningConfig(
 )
 OPTIONS = {
     "glow": {},
-    "fullglow": {"conditioning": SMALL_CONDITIONING},
+    # The paper's coupling, which these values were pinned with (the tiny preset's is additive).
+    "fullglow": {"conditioning": SMALL_CONDITIONING, "coupling": "affine"},
     "cglow-v1": {"conditioning": SMALL_CONDITIONING, "feature_channels": 4},
     "cglow-v2": {"conditioning": SMALL_CONDITIONING, "feature_channels": 4},
     "dualglow": {"prior_channels": 4},

@@ -13,11 +13,16 @@ from fullglow.layers import set_bf16
 from fullglow.likelihood import standard_normal_log_prob
 
 CONDITIONAL_FLOWS = ["fullglow", "cglow-v1", "cglow-v2", "dualglow"]
+CONDITIONAL_FLOWS += [f"{name}+pooled" for name in ("fullglow", "cglow-v1", "cglow-v2")]
+"""Registry names, and `name+variant`: the model built with the options `VARIANTS[variant]`."""
+VARIANTS = {"pooled": {"conditioning": {"pool_size": (2, 3)}}}
 SMALL = {"image_size": (8, 16), "n_blocks": 2, "n_flows": 2, "hidden_channels": 8}
 
 
 def _model(name: str, dtype: torch.dtype = torch.float64, **options) -> torch.nn.Module:
-    model = build_model(name, preset="tiny", **{**SMALL, **options}).to(dtype)
+    name, _, variant = name.partition("+")
+    options = {**SMALL, **VARIANTS.get(variant, {}), **options}
+    model = build_model(name, preset="tiny", **options).to(dtype)
     x, cond = _batch(4, model, dtype)
     model.initialize(x, cond)
     perturb(model, scale=0.02)
@@ -60,7 +65,10 @@ def test_log_prob_is_latent_density_plus_jacobian_logdet(name: str):
 @pytest.mark.parametrize("name", CONDITIONAL_FLOWS)
 @pytest.mark.parametrize(
     "variant,layer",
-    [({"coupling": "additive"}, "AdditiveCoupling"), ({"scale_floor": 0.05}, "AffineCoupling")],
+    [
+        ({"coupling": "additive"}, "AdditiveCoupling"),
+        ({"coupling": "affine", "scale_floor": 0.05}, "AffineCoupling"),
+    ],
 )
 def test_coupling_variants_keep_the_flow_contract(name: str, variant: dict, layer: str):
     model = _model(name, image_size=(8, 8), **variant)

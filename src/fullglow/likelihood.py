@@ -27,6 +27,22 @@ def dequantize(x: Tensor, n_bits: int = 8, generator: torch.Generator | None = N
     return binned + noise / n_bins
 
 
+def gaussian_dequantize(
+    x: Tensor, sigma: float, n_bits: int = 8, generator: torch.Generator | None = None
+) -> Tensor:
+    """Images `x` in [0, 1] at the centre of their bin plus Gaussian noise `sigma * N(0, I)`.
+
+    The option beside `dequantize` for noise-augmented training (TarFlow): the model then learns
+    the density of the noisy photos, and its samples are denoised afterwards
+    (`fullglow.synthesis.denoise`). Its bits per dimension (same formula) measure that noisy
+    density, not a bound on the discrete likelihood.
+    """
+    n_bins = 2**n_bits
+    binned = torch.clamp(torch.floor(x * n_bins), max=n_bins - 1) / n_bins
+    noise = torch.randn(x.shape, generator=generator, device=x.device, dtype=x.dtype)
+    return binned + 0.5 / n_bins + sigma * noise
+
+
 def standard_normal_log_prob(eps: Tensor) -> Tensor:
     """`sum log N(eps; 0, I)` over all but the batch dimension: `(B, ...) -> (B,)`."""
     flat = eps.flatten(1)

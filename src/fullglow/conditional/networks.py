@@ -20,16 +20,26 @@ class ConditioningConfig:
 
     `mlp_conv_channels`: conv1x1 then 3x3 convolutions of the actnorm/1x1-conv CN (paper: 8, 4, 2);
     `mlp_hidden_features`: its hidden fully connected layers (paper: 32, 64, 48);
-    `coupling_channels`: hidden width of the coupling CN's two 3x3 convolutions (paper: 128).
+    `coupling_channels`: hidden width of the coupling CN's two 3x3 convolutions (paper: 128);
+    `pool_size`: None (the paper's) flattens the whole feature map into the first fully connected
+    layer, which ties the network to one image size; `(h, w)` average-pools it to an `h x w` grid
+    first (`adaptive_avg_pool2d`), so the same weights run at any size ("pooled conditioning").
     """
 
     mlp_conv_channels: tuple[int, ...] = (8, 4, 2)
     mlp_hidden_features: tuple[int, ...] = (32, 64, 48)
     coupling_channels: int = 128
+    pool_size: tuple[int, int] | None = None
 
     def __post_init__(self) -> None:
+        if isinstance(self.pool_size, list):  # read back from JSON
+            object.__setattr__(self, "pool_size", tuple(self.pool_size))
         check_types(self)
         check_at_least(self, 1, "mlp_conv_channels", "mlp_hidden_features", "coupling_channels")
+        if self.pool_size is not None and (len(self.pool_size) != 2 or min(self.pool_size) < 1):
+            raise ValueError(
+                f"pool_size must be None or two positive sides (h, w), got {self.pool_size}"
+            )
 
 
 class ConditioningMLP(nn.Module):
@@ -41,6 +51,10 @@ class ConditioningMLP(nn.Module):
     otherwise. The last layer's weight starts at 0; its bias is set by the owning layer, so the
     network first outputs a constant. `(B, C_in, H, W) -> (B, out_features)`; `H, W` are fixed at
     construction (the flatten ties the network to one size, as in the paper).
+
+    With `config.pool_size = (h, w)` the 3x3 convolutions are always padded and their output is
+    average-pooled to `h x w` before the flatten: the first FC then has `2 h w` inputs whatever
+    the level's size, and the network accepts any `H, W` (`size` is then unused).
     """
 
     def __init__(
@@ -53,7 +67,8 @@ class ConditioningMLP(nn.Module):
         super().__init__()
         self.size = size
         self.in_channels = in_channels
-        padding = 0 if min(size) >= MIN_SIZE_FOR_VALID_CONVS else 1
+        self.pooled = config.pool_size is not None
+        padding = 0 if min(size) >= MIN_SIZE_FOR_VALID_CONVS and not self.pooled else 1
         layers: list[nn.Module] = []
         channels = in_channels
         height, width = size
@@ -63,6 +78,9 @@ class ConditioningMLP(nn.Module):
             layers += [nn.Conv2d(channels, out_channels, kernel, padding=pad), nn.ReLU()]
             height, width = height + 2 * pad - kernel + 1, width + 2 * pad - kernel + 1
             channels = out_channels
+        if config.pool_size is not None:
+            layers.append(nn.AdaptiveAvgPool2d(config.pool_size))
+            height, width = config.pool_size
         layers.append(nn.Flatten())
         features = channels * height * width
         for hidden in config.mlp_hidden_features:
@@ -74,11 +92,16 @@ class ConditioningMLP(nn.Module):
         nn.init.zeros_(self.head.bias)
 
     def forward(self, cond: Tensor) -> Tensor:
-        if tuple(cond.shape[1:]) != (self.in_channels, *self.size):
-            raise ValueError(
-                f"conditioning network expects inputs of shape {(self.in_channels, *self.size)}, "
-                f"got {tuple(cond.shape[1:])}"
+        shape = tuple(cond.shape[1:])
+        if self.pooled:
+            fits = cond.dim() == 4 and shape[0] == self.in_channels
+        else:
+            fits = shape == (self.in_channels, *self.size)
+        if not fits:
+            wanted = (
+                f"({self.in_channels}, H, W)" if self.pooled else (self.in_channels, *self.size)
             )
+            raise ValueError(f"conditioning network expects inputs of shape {wanted}, got {shape}")
         return self.head(self.body(cond))
 
 

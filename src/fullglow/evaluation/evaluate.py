@@ -86,6 +86,10 @@ class EvaluationSettings:
         figure_rows: labels shown in `samples.png` (at most the split's size and the batch
             size, since it shows the first batch that was scored); 0 for no figure.
         progress: show progress bars (on stderr); False for none.
+        denoise_sigma: denoise a flow's samples with one score step of this sigma (a model
+            trained with `noise_sigma`, see `fullglow.synthesis.denoise`); None: none.
+        guidance: sample a flow guided with this weight against the null label (a model trained
+            with `label_dropout`, see `fullglow.synthesis.guidance`); None: unguided.
     """
 
     temperatures: tuple[float, ...] = PAPER_TEMPERATURES
@@ -97,6 +101,8 @@ class EvaluationSettings:
     compute_bpd: bool = True
     figure_rows: int = 4
     progress: bool = True
+    denoise_sigma: float | None = None
+    guidance: float | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "temperatures", tuple(float(t) for t in self.temperatures))
@@ -234,7 +240,10 @@ def segmentation_scores(
             for t_index, temperature in enumerate(temperatures):
                 for round_index in range(settings.rounds):
                     generator = batch_generator(device, settings.seed, round_index, batch_index)
-                    photos = generate(model, cond, side, temperature, generator)
+                    photos = generate(
+                        model, cond, side, temperature, generator, settings.denoise_sigma,
+                        settings.guidance,
+                    )  # fmt: skip
                     diverged[t_index, round_index] += diverged_samples(photos).sum()
                     photos = displayable(photos).float()
                     prediction = predict(segmenter, photos, len(photos))

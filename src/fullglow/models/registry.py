@@ -8,6 +8,7 @@ from typing import Any
 
 from torch import nn
 
+from fullglow.conditional.networks import ConditioningConfig
 from fullglow.models.c_glow import CGLOW_V1_PRESETS, CGLOW_V2_PRESETS, CGlowV1, CGlowV2
 from fullglow.models.config import FullGlowConfig, GlowConfig, config_from_dict
 from fullglow.models.dual_glow import DUALGLOW_PRESETS, DualGlow
@@ -44,8 +45,24 @@ FULLGLOW_PRESETS = {
     "paper-512x1024": FullGlowConfig(
         image_size=(512, 1024), n_blocks=4, n_flows=8, hidden_channels=512, source_weight=1e-4
     ),
-    "demo": FullGlowConfig(image_size=(32, 64), n_blocks=3, n_flows=4, hidden_channels=64),
-    "tiny": FullGlowConfig(image_size=(16, 16), n_blocks=2, n_flows=2, hidden_channels=16),
+    # Outside the paper presets, Full-Glow couples additively: its inverse only subtracts, so no
+    # sample or transfer diverges (README, "Options for better photos": 0 of 288 samples and 0
+    # of 168 transfers over 3 seeds, against 34 and 4 for the paper's affine coupling).
+    "demo": FullGlowConfig(
+        image_size=(32, 64), n_blocks=3, n_flows=4, hidden_channels=64, coupling="additive"
+    ),
+    "tiny": FullGlowConfig(
+        image_size=(16, 16), n_blocks=2, n_flows=2, hidden_channels=16, coupling="additive"
+    ),
+    # General purpose: size-independent (pooled conditioning, 57.3 M parameters at any size).
+    "standard": FullGlowConfig(
+        image_size=(256, 512),
+        n_blocks=4,
+        n_flows=8,
+        hidden_channels=512,
+        coupling="additive",
+        conditioning=ConditioningConfig(pool_size=(4, 8)),
+    ),
 }
 
 MODELS: dict[str, ModelSpec] = {
@@ -80,7 +97,8 @@ def build_config(name: str, preset: str | None = None, **options: Any) -> Any:
     """The model's preset config with `options` replaced.
 
     Options that another model knows but this one does not (e.g. `n_flows` for pix2pix) are ignored,
-    so that one set of options can build every model; unknown names raise `ValueError`.
+    so that one set of options can build every model; unknown names raise `ValueError`. A nested
+    config option given as a dict replaces only the fields it names.
     """
     spec = _spec(name)
     preset = preset or spec.default_preset
@@ -93,7 +111,13 @@ def build_config(name: str, preset: str | None = None, **options: Any) -> Any:
         raise ValueError(f"unknown model options {sorted(unknown)}")
     own = {f.name for f in dataclasses.fields(spec.config_class)}
     base = dataclasses.asdict(spec.presets[preset])
-    base.update({k: v for k, v in options.items() if k in own and v is not None})
+    for key, value in options.items():
+        if key not in own or value is None:
+            continue
+        # A nested config given as a dict (`conditioning={"pool_size": (4, 8)}`) changes only
+        # the fields it names; the preset keeps the others.
+        merge = isinstance(value, dict) and isinstance(base[key], dict)
+        base[key] = {**base[key], **value} if merge else value
     return config_from_dict(spec.config_class, base)
 
 

@@ -13,6 +13,8 @@ from torch import Tensor, nn
 from fullglow.condition import condition_bits, prepare_condition
 from fullglow.data.item import Sample
 from fullglow.errors import UserInputError
+from fullglow.synthesis.denoise import denoise
+from fullglow.synthesis.guidance import guided_sample, null_label
 
 PAPER_TEMPERATURES = tuple(round(0.1 * k, 1) for k in range(11))
 """The paper's Table 2 sweep: T = 0.0, 0.1, ..., 1.0."""
@@ -70,11 +72,26 @@ def generate(
     side: Tensor | None,
     temperature: float | None,
     generator: torch.Generator,
+    denoise_sigma: float | None = None,
+    guidance: float | None = None,
 ) -> Tensor:
-    """Photos `(B, 3, H, W)` for colour labels `cond` `(B, 3, H, W)`; `temperature` None for a GAN."""
-    if model.has_likelihood:
-        return model.sample(cond, temperature=temperature, generator=generator, side=side)
-    return model.sample(cond, generator=generator, side=side)
+    """Photos `(B, 3, H, W)` for colour labels `cond` `(B, 3, H, W)`; `temperature` None for a GAN.
+
+    `denoise_sigma`: a flow trained on photos with Gaussian noise of this sigma has its samples
+    denoised by one score step (`fullglow.synthesis.denoise`); None: none. `guidance`: a flow's
+    guidance weight `w` against the null label (`fullglow.synthesis.guidance`); None: unguided.
+    """
+    if not model.has_likelihood:
+        return model.sample(cond, generator=generator, side=side)
+    if guidance is None:
+        photos = model.sample(cond, temperature=temperature, generator=generator, side=side)
+    else:
+        photos = guided_sample(
+            model, cond, null_label(cond), guidance, temperature, generator, side
+        )
+    if denoise_sigma is None:
+        return photos
+    return denoise(model, photos, cond, side, denoise_sigma)
 
 
 def check_image_size(model: nn.Module, batch: Sample, where: str) -> None:

@@ -124,8 +124,13 @@ def sample_split(
     num_workers: int = 0,
     overwrite: bool = False,
     progress: bool = True,
+    denoise_sigma: float | None = None,
+    guidance: float | None = None,
 ) -> SamplingSummary:
     """Synthesize a photo for every label of `dataset`, `rounds` times, in the Cityscapes layout.
+
+    `denoise_sigma` and `guidance` are `generate`'s (a flow's self-denoising step and guidance
+    weight; None: neither).
 
     Writes `out_dir/round_k/leftImg8bit/{split}/{city}/{stem}_leftImg8bit.png` (`k = 1..rounds`),
     8-bit PNGs clamped to [0, 1]. The model runs on its own device, `batch_size` labels at a time;
@@ -133,11 +138,14 @@ def sample_split(
     `progress`: show a progress bar.
 
     Raises:
-        UserInputError: `rounds` or `batch_size` < 1, an empty dataset, images of another size
-            than the model's, or an existing `out_dir` without `overwrite`.
+        UserInputError: `rounds` or `batch_size` < 1, a denoising sigma <= 0, an empty dataset,
+            images of another size than the model's, or an existing `out_dir` without
+            `overwrite`.
     """
     if rounds < 1:
         raise UserInputError(f"rounds must be >= 1, got {rounds}")
+    if denoise_sigma is not None and not denoise_sigma > 0:
+        raise UserInputError(f"the denoising sigma must be > 0, got {denoise_sigma}")
     temperature = temperatures_of(model, [temperature])[0]
     loader = sequential_loader(dataset, batch_size, num_workers)
     device = model_device(model)
@@ -152,7 +160,9 @@ def sample_split(
                 generator = batch_generator(device, seed, round_index, batch_index)
                 cond = model_condition(model, batch.label_colour)
                 side = side_input(model, to_model(model, batch.boundary))
-                generated = generate(model, cond, side, temperature, generator)
+                generated = generate(
+                    model, cond, side, temperature, generator, denoise_sigma, guidance
+                )
                 diverged += int(diverged_samples(generated).sum())
                 photos = to_uint8(generated)
                 paths = [

@@ -21,7 +21,7 @@ from torch.utils.data import Dataset, DistributedSampler, Sampler, default_colla
 from fullglow.condition import prepare_condition
 from fullglow.data.item import Sample
 from fullglow.errors import UserInputError
-from fullglow.likelihood import dequantize
+from fullglow.likelihood import dequantize, gaussian_dequantize
 from fullglow.training.config import TrainConfig
 
 VALIDATION_KEY = 2**31 - 1
@@ -111,6 +111,10 @@ def prepare_batch(
     `samples` is a collated `fullglow.data.Sample` (fields `photo`, `label_colour`, `boundary`);
     `slots[i]` is sample `i`'s place in the global batch of training step `step`. `n_bits` None:
     no dequantization (models without a likelihood, e.g. pix2pix, see the images as read).
+    With `config.noise_sigma` the photos get Gaussian noise (`gaussian_dequantize`) instead of
+    the uniform one; the labels are dequantized as usual. With `config.label_dropout = p`, a
+    sample's label is replaced by the null label (all black, "unlabeled") with probability `p`
+    (`fullglow.synthesis.guidance`).
     """
     dtype = getattr(torch, config.dtype)
     photo = samples.photo.to(device, dtype, non_blocking=True)
@@ -123,13 +127,21 @@ def prepare_batch(
         parts = [photo[i], colour[i]] + ([boundary[i]] if boundary is not None else [])
         if flip and flip_this:
             parts = [part.flip(-1) for part in parts]
+        if config.label_dropout and torch.rand((), generator=generator, device=device) < (
+            config.label_dropout
+        ):
+            parts[1] = torch.zeros_like(parts[1])  # the null label: every pixel "unlabeled"
         photos.append(parts[0])
         colours.append(parts[1])
         if n_bits is None:
             xs.append(parts[0])
             conds.append(parts[1])
         else:
-            xs.append(dequantize(parts[0], n_bits, generator))
+            xs.append(
+                dequantize(parts[0], n_bits, generator)
+                if config.noise_sigma is None
+                else gaussian_dequantize(parts[0], config.noise_sigma, n_bits, generator)
+            )
             conds.append(prepare_condition(parts[1], n_bits, generator))
         if boundary is not None:
             sides.append(parts[2])

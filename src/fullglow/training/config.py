@@ -85,6 +85,14 @@ class TrainConfig:
         seed: model initialisation, data order and data noise all derive from it.
         num_workers: DataLoader worker processes.
         time_budget_minutes: stop cleanly, with a checkpoint, once this much time is spent.
+        ema: keep an exponential moving average of the weights with this decay (e.g. 0.999,
+            `fullglow.training.ema`), which sampling and evaluation then load; None: none.
+        noise_sigma: train (and validate) on photos with Gaussian noise of this sigma instead
+            of the uniform dequantization (`fullglow.likelihood.gaussian_dequantize`); sample
+            with `denoise_sigma` equal to it. None: uniform dequantization (the paper's).
+        label_dropout: replace a training sample's label by the null label (every pixel
+            "unlabeled") with this probability, so that guided sampling
+            (`fullglow.synthesis.guidance`) has a null model to push away from; 0: never.
     """
 
     model: str = "fullglow"
@@ -121,6 +129,9 @@ class TrainConfig:
     seed: int = 0
     num_workers: int = 0
     time_budget_minutes: float | None = None
+    ema: float | None = None
+    noise_sigma: float | None = None
+    label_dropout: float = 0.0
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "data", str(self.data))
@@ -171,6 +182,14 @@ class TrainConfig:
             problems.append(f"direction must be 'AtoB' or 'BtoA', got {self.direction!r}")
         if self.time_budget_minutes is not None and not self.time_budget_minutes > 0:
             problems.append(f"time_budget_minutes must be > 0, got {self.time_budget_minutes}")
+        if self.ema is not None and not 0.0 < self.ema < 1.0:
+            problems.append(f"ema must be a decay in (0, 1), got {self.ema}")
+        if self.noise_sigma is not None and not (
+            math.isfinite(self.noise_sigma) and self.noise_sigma > 0
+        ):
+            problems.append(f"noise_sigma must be a positive number, got {self.noise_sigma}")
+        if not 0.0 <= self.label_dropout < 1.0:
+            problems.append(f"label_dropout must be in [0, 1), got {self.label_dropout}")
         if self.image_size is not None and (len(self.image_size) != 2 or min(self.image_size) < 1):
             problems.append(f"image_size must be two positive sides (H, W), got {self.image_size}")
         if "image_size" in self.model_options or "side_channels" in self.model_options:

@@ -26,6 +26,7 @@ def load_trained_model(
 
     `checkpoint="best"` takes `best.pt` (the best validation value); a run that never validated
     has none, and its newest `last-*.pt` is used instead (with a warning). `"last"`: the newest.
+    A run trained with `--ema` gives its averaged weights (the checkpoint's `"ema"`).
 
     Raises:
         UserInputError: `run_dir` is not a training run or holds no checkpoint.
@@ -54,5 +55,8 @@ def load_trained_model(
         )
     payload = load_checkpoint(path, map_location)
     model = model_from_config(payload["model_name"], dict(payload["model_config"]))
-    model.load_state_dict(payload["model"])
+    averaged = payload.get("ema")
+    if averaged is not None:
+        log.info("%s: loading the exponential moving average of the weights", path.name)
+    model.load_state_dict(averaged if averaged is not None else payload["model"])
     return model.to(map_location).eval(), config

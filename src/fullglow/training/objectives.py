@@ -27,6 +27,7 @@ from torch.optim.lr_scheduler import LRScheduler
 from fullglow.training.batches import Batch
 from fullglow.training.config import DEFAULT_FLOW_LR, TrainConfig
 from fullglow.training.distributed import mean_across_ranks
+from fullglow.training.ema import WeightAverage
 from fullglow.training.schedule import make_scheduler
 
 
@@ -89,14 +90,23 @@ def _step_schedulers(schedulers: Iterable[LRScheduler]) -> None:
 
 
 class Objective:
-    """Optimizers, schedulers and the step of one model family; checkpointable."""
+    """Optimizers, schedulers and the step of one model family; checkpointable.
+
+    With `config.ema`, also an exponential moving average of the module's weights
+    (`WeightAverage`), started by the first step from the weights it starts from and updated
+    after every step that changed them; checkpointed apart (`averaged_weights`), as the weights
+    that sampling and evaluation load.
+    """
 
     metric_name = "val_bpd"
     find_unused_parameters = False
 
-    def __init__(self) -> None:
+    def __init__(self, module: nn.Module, config: TrainConfig) -> None:
         self.optimizers: dict[str, Optimizer] = {}
         self.schedulers: dict[str, LRScheduler] = {}
+        self.module = module
+        self.ema_decay = config.ema
+        self.average: WeightAverage | None = None
 
     def step(self, model: nn.Module, batch: Batch) -> StepOutcome:
         raise NotImplementedError
@@ -116,6 +126,30 @@ class Objective:
         for key, scheduler in self.schedulers.items():
             scheduler.load_state_dict(state["schedulers"][key])
 
+    def averaged_weights(self) -> dict[str, Tensor] | None:
+        """The weight average's state dict (the raw weights before the first step), or None."""
+        if self.ema_decay is None:
+            return None
+        if self.average is None:  # before the first step: the weights it will start from
+            return WeightAverage(self.module, self.ema_decay).state_dict()
+        return self.average.state_dict()
+
+    def load_averaged_weights(self, state: dict[str, Tensor] | None) -> None:
+        if self.ema_decay is None:
+            return
+        if state is None:
+            raise ValueError("the checkpoint holds no weight average, but the run has --ema")
+        self.average = WeightAverage(self.module, self.ema_decay)
+        self.average.load_state_dict(state)
+
+    def _start_average(self) -> None:
+        if self.ema_decay is not None and self.average is None:
+            self.average = WeightAverage(self.module, self.ema_decay)
+
+    def _update_average(self) -> None:
+        if self.average is not None:
+            self.average.update(self.module)
+
     def _add(self, name: str, optimizer: Optimizer, config: TrainConfig, total_steps: int) -> None:
         self.optimizers[name] = optimizer
         self.schedulers[name] = make_scheduler(
@@ -127,7 +161,7 @@ class LikelihoodObjective(Objective):
     """Adam on `FlowLoss.total` = `lambda * bpd(cond) + bpd(x | cond)` (paper, section 5)."""
 
     def __init__(self, module: nn.Module, config: TrainConfig, total_steps: int) -> None:
-        super().__init__()
+        super().__init__(module, config)
         self.parameters = [p for p in module.parameters() if p.requires_grad]
         self.grad_clip = config.grad_clip
         lr = config.lr if config.lr is not None else DEFAULT_FLOW_LR
@@ -135,11 +169,13 @@ class LikelihoodObjective(Objective):
 
     def step(self, model: nn.Module, batch: Batch) -> StepOutcome:
         optimizer = self.optimizers["model"]
+        self._start_average()
         optimizer.zero_grad(set_to_none=True)
         losses = model(batch.x, batch.cond, batch.side)
         finite, terms, norm = _backward_and_check(losses, self.parameters, self.grad_clip)
         if finite:
             optimizer.step()
+            self._update_average()
         else:
             optimizer.zero_grad(set_to_none=True)
         _step_schedulers(self.schedulers.values())
@@ -156,7 +192,7 @@ class AdversarialObjective(Objective):
     find_unused_parameters = True  # the discriminator phase leaves the generator unused
 
     def __init__(self, module: nn.Module, config: TrainConfig, total_steps: int) -> None:
-        super().__init__()
+        super().__init__(module, config)
         groups = module.parameter_groups()
         self.generator_params = list(groups["generator"])
         self.discriminator_params = list(groups["discriminator"])
@@ -171,6 +207,7 @@ class AdversarialObjective(Objective):
 
     def step(self, model: nn.Module, batch: Batch) -> StepOutcome:
         d_opt, g_opt = self.optimizers["discriminator"], self.optimizers["generator"]
+        self._start_average()
         d_opt.zero_grad(set_to_none=True)
         d_losses = model(batch.x, batch.cond, batch.side, phase="discriminator")
         # Its `gan` term is its total and its `l1` is 0: only the total is logged.
@@ -191,6 +228,7 @@ class AdversarialObjective(Objective):
             norm = math.hypot(d_norm, g_norm)
             if finite:
                 g_opt.step()
+            self._update_average()
         for optimizer in self.optimizers.values():
             optimizer.zero_grad(set_to_none=True)
         _step_schedulers(self.schedulers.values())

@@ -298,6 +298,7 @@ class _Run:
             raise UserInputError(f"{path} holds a {payload['model_name']!r} model")
         self.module.load_state_dict(payload["model"])
         self.objective.load_state_dict(payload["objective"])
+        self.objective.load_averaged_weights(payload.get("ema"))
         self.step = payload["step"]
         self.position = DataPosition(payload["epoch"], payload["batch"])
         self.best_val = payload["best_val"]
@@ -517,6 +518,7 @@ class _Run:
             "train_config": self.config.to_dict(),
             "model": self.module.state_dict(),
             "objective": self.objective.state_dict(),
+            "ema": self.objective.averaged_weights(),
             "step": self.step,
             "epoch": self.position.epoch,
             "batch": self.position.batch,

@@ -7,10 +7,13 @@ Also holds the options shared by the commands that load a trained model and gene
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
 from pathlib import Path
 
-from fullglow.cli.args import add_quiet_option, add_threads_option, use_threads
+from fullglow.cli.args import add_quiet_option, add_threads_option, image_size, use_threads
+from fullglow.errors import UserInputError
+from fullglow.models.resize import at_image_size
 from fullglow.synthesis.sampling import sample_split
 from fullglow.synthesis.splits import open_dataset_split
 from fullglow.training.distributed import resolve_device
@@ -72,12 +75,30 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--data", type=Path, required=True, help="dataset root (Cityscapes layout)")
     parser.add_argument("--split", default="val", help="split to sample (default val)")
     parser.add_argument("--rounds", type=int, default=1, help="samples per label (default 1)")
+    parser.add_argument(
+        "--image-size", type=image_size, default=None, metavar="HxW",
+        help="generate at HxW instead of the model's size (models with pooled conditioning)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--denoise-sigma", type=float, default=None, metavar="SIGMA",
+        help="denoise each sample with one score step (a model trained with --noise-sigma SIGMA)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--guidance", type=float, default=None, metavar="W",
+        help="guided sampling with weight W against the null label (a model trained with "
+        "--label-dropout); log p does not describe guided samples",
+    )  # fmt: skip
     add_generation_options(parser, "output folder (new or empty)")
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     loaded = load_run_from_args(args)
+    if args.image_size is not None:
+        try:
+            loaded = dataclasses.replace(loaded, model=at_image_size(loaded.model, args.image_size))
+        except ValueError as err:
+            raise UserInputError(f"--image-size: {err}") from None
     dataset = open_dataset_split(args.data, args.split, loaded.image_size, require_photos=False)
     summary = sample_split(
         loaded.model,
@@ -90,6 +111,8 @@ def run(args: argparse.Namespace) -> int:
         num_workers=args.num_workers,
         overwrite=args.overwrite,
         progress=not args.quiet,
+        denoise_sigma=args.denoise_sigma,
+        guidance=args.guidance,
     )
     diverged = (
         f", {summary.diverged} of them diverged (NaN written as 0)" if summary.diverged else ""

@@ -126,6 +126,20 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )  # fmt: skip
     optim.add_argument("--grad-clip", type=float, default=None, help="max global gradient norm")
     optim.add_argument(
+        "--ema", type=float, default=None, metavar="DECAY",
+        help="keep an exponential moving average of the weights (e.g. 0.999); sampling and "
+        "evaluation use it",
+    )  # fmt: skip
+    data.add_argument(
+        "--noise-sigma", type=float, default=None, metavar="SIGMA",
+        help="train on photos with Gaussian noise of this sigma instead of uniform "
+        "dequantization (e.g. 0.05); denoise its samples with the same sigma",
+    )  # fmt: skip
+    data.add_argument(
+        "--label-dropout", type=float, default=defaults.label_dropout, metavar="P",
+        help="train on the null (all-unlabeled) label with probability P, for guided sampling",
+    )  # fmt: skip
+    optim.add_argument(
         "--memory-saving", action="store_true",
         help="invertible backprop: memory that does not grow with the number of flow steps",
     )  # fmt: skip
