@@ -119,7 +119,9 @@ def test_recorded_bits_per_dim_equal_a_recomputed_log_prob(
         again = candidate_bits_per_dim(
             model, photo[None], cond, side, [derive_seed(0, line.candidate, line.index)]
         )
-        assert float(again) == pytest.approx(line.bits_per_dim, abs=1e-5)  # float32, batch of 4 vs 1
+        assert float(again) == pytest.approx(
+            line.bits_per_dim, abs=1e-5
+        )  # float32, batch of 4 vs 1
 
 
 def _tree(root: Path) -> dict[str, bytes]:

@@ -143,7 +143,6 @@ class DemoFolder(StageFolder):
         return self.root / "runs" / model
 
 
-
 def read_marker(
     marker: Path, marker_format: str = FORMAT, config_type: Any = DemoConfig
 ) -> tuple[Any, dict[str, StageRecord]]:
