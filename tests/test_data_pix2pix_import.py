@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import json
 from pathlib import Path
@@ -35,6 +36,8 @@ from fullglow.data.synthetic import render_frame
 from fullglow.data.synthetic.dataset import frame_seeds
 from fullglow.errors import UserInputError
 from fullglow.metrics import SegmentationScores, confusion_matrix
+from fullglow.training.batches import open_split
+from fullglow.training.config import TrainConfig
 
 SIDE = 128  # frames rendered at SIDE x 2 SIDE, squashed to SIDE x SIDE like pix2pix's
 FRAMES = {"train": 4, "val": 2}
@@ -275,3 +278,17 @@ def test_interrupted_import_leaves_nothing(aligned, tmp_path, monkeypatch):
     with pytest.raises(KeyboardInterrupt):
         import_aligned_pairs(aligned[0], tmp_path / "out", progress=False)
     assert len(written) == 7 and list(tmp_path.iterdir()) == []
+
+
+def test_training_reads_paired_jpeg_labels_snapped_to_the_palette(aligned, imported):
+    root, _ = aligned
+    config = TrainConfig(
+        data=str(root), dataset="paired", direction="BtoA", cityscapes_palette=True, steps=1
+    )
+    dataset = open_split(config, "val", (SIDE, SIDE))
+    layout = CityscapesDataset(imported, "val")
+    assert torch.equal(dataset[0].label_colour, layout[0].label_colour)
+    raw = open_split(dataclasses.replace(config, cityscapes_palette=False), "val", (SIDE, SIDE))
+    assert not torch.equal(raw[0].label_colour, layout[0].label_colour)
+    with pytest.raises(UserInputError, match="cityscapes_palette is for paired folders"):
+        TrainConfig(data=str(root), cityscapes_palette=True, steps=1)

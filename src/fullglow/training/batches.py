@@ -60,8 +60,9 @@ def open_split(config: TrainConfig, split: str, image_size: tuple[int, int]) -> 
     if config.dataset == "cityscapes":
         return CityscapesDataset(config.data, split=split, image_size=image_size, flip=False)
     return PairedFolderDataset(
-        config.data, split=split, image_size=image_size, direction=config.direction, flip=False
-    )
+        config.data, split=split, image_size=image_size, direction=config.direction, flip=False,
+        cityscapes_palette=config.cityscapes_palette,
+    )  # fmt: skip
 
 
 class ResumableSampler(Sampler[int]):

@@ -58,7 +58,9 @@ class TrainConfig:
         model_options: model config fields that override the preset (e.g. `{"n_flows": 8}`).
         data: dataset root; dataset: "cityscapes" (official layout) or "paired" (pix2pix folders).
         image_size: `(H, W)` the images are resized to and the model is built for; None: the
-            preset's size. direction: "AtoB"/"BtoA" for paired folders.
+            preset's size. direction: "AtoB"/"BtoA" for paired folders. cityscapes_palette:
+            paired labels are colour labels of the Cityscapes palette (e.g. pix2pix's JPEGs),
+            snapped to the nearest class colour (`fullglow.data.palette_snap`).
         boundary: feed the instance-boundary map as side information (`side_channels = 1`).
         flip: random horizontal flips of the training pairs.
         batch_size: the global batch, split evenly over the processes of a distributed run.
@@ -102,6 +104,7 @@ class TrainConfig:
     dataset: DatasetKind = "cityscapes"
     image_size: tuple[int, int] | None = None
     direction: Literal["AtoB", "BtoA"] = "AtoB"
+    cityscapes_palette: bool = False
     boundary: bool = False
     flip: bool = True
     batch_size: int = 1
@@ -174,6 +177,8 @@ class TrainConfig:
             problems.append(f"decay_start must be in [0, 1), got {self.decay_start}")
         if self.dataset not in ("cityscapes", "paired"):
             problems.append(f"dataset must be 'cityscapes' or 'paired', got {self.dataset!r}")
+        if self.cityscapes_palette and self.dataset != "paired":
+            problems.append("cityscapes_palette is for paired folders (dataset 'paired')")
         if self.dtype not in ("float32", "float64"):
             problems.append(f"dtype must be 'float32' or 'float64', got {self.dtype!r}")
         if self.bf16 and self.dtype != "float32":

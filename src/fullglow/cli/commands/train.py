@@ -105,6 +105,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )  # fmt: skip
     data.add_argument("--direction", choices=("AtoB", "BtoA"), default=defaults.direction)
     data.add_argument(
+        "--cityscapes-palette", action="store_true",
+        help="paired labels are Cityscapes colour labels (e.g. pix2pix's JPEGs): snap each pixel "
+        "to the nearest class colour",
+    )  # fmt: skip
+    data.add_argument(
         "--boundary", action="store_true", help="instance boundaries as side information"
     )
     data.add_argument("--no-flip", action="store_true", help="no random horizontal flips")
