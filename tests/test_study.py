@@ -80,7 +80,7 @@ def test_a_tiny_study_runs_end_to_end_and_generators_see_only_r(
 
     rows = [r["row"] for r in result.results["rows"]]
     assert rows == ["real", "oracle", "fullglow-likelihood", "fullglow-agreement",
-                    "pix2pix-agreement", "untrained-likelihood"]  # fmt: skip
+                    "pix2pix-agreement", "untrained-all"]  # fmt: skip
     for entry in result.results["rows"]:
         assert len(entry["val_miou"]) == 2
     for name in ("results.json", "table.md", "report.html"):
@@ -120,7 +120,7 @@ def test_an_interrupted_study_is_completed_by_the_rerun(
         "real",
         "oracle",
         "fullglow-likelihood",
-        "untrained-likelihood",
+        "untrained-all",
     ]
 
 

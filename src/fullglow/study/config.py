@@ -13,7 +13,7 @@ from fullglow.segmenter.training import DEFAULT_STEPS
 from fullglow.synthesis.selection import SELECTION_RULES
 from fullglow.training.initial import trainable_models
 
-RESUMABLE_FIELDS = frozenset({"minutes", "device", "threads"})
+RESUMABLE_FIELDS = frozenset({"minutes", "generator_share", "device", "threads"})
 """Fields a re-run into the same folder may change: they do not alter what is already done."""
 
 
@@ -35,7 +35,9 @@ class StudyConfig:
         select: the selection rules tried (`likelihood` is skipped for a GAN).
         per_label / keep: candidates generated per label of U, and how many each rule keeps.
         temperature: the flows' sampling temperature.
-        minutes: budget of one call; the generators share what the segmenters leave of it.
+        minutes: budget of one call (see `fullglow.study.budget`).
+        generator_share: part of `minutes` that trains the generators, equal time each; the
+            rest is for the data, the segmenters and the synthesis.
         generator_steps: the generators' training length if the budget does not stop it first.
         segmenter_steps / segmenter_width: each segmenter's training.
         extra_ratio: share of synthetic samples per batch (None: by dataset size).
@@ -57,6 +59,7 @@ class StudyConfig:
     keep: int = 1
     temperature: float = 0.8
     minutes: float = 45.0
+    generator_share: float = 0.5
     generator_steps: int = 100000
     segmenter_steps: int = DEFAULT_STEPS
     segmenter_width: int = SegmenterConfig.width
@@ -97,6 +100,8 @@ class StudyConfig:
             )
         if not self.minutes > 0 or not self.temperature >= 0 or not self.lr > 0:
             problems.append("minutes and lr must be > 0 and temperature >= 0")
+        if not 0 < self.generator_share < 1:
+            problems.append(f"generator_share must be in (0, 1), got {self.generator_share}")
         if self.extra_ratio is not None and not 0 <= self.extra_ratio <= 1:
             problems.append(f"extra_ratio must be in [0, 1], got {self.extra_ratio}")
         if self.threads is not None and self.threads < 1:
