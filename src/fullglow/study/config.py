@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import dataclasses
-import json
 from dataclasses import dataclass
-from typing import Any
+from typing import ClassVar
 
 from fullglow.errors import UserInputError
+from fullglow.resumable import ResumableSettings
 from fullglow.segmenter.network import SegmenterConfig
 from fullglow.segmenter.training import DEFAULT_STEPS
 from fullglow.synthesis.selection import SELECTION_RULES
@@ -18,7 +17,7 @@ RESUMABLE_FIELDS = frozenset({"minutes", "generator_share", "device", "threads"}
 
 
 @dataclass(frozen=True)
-class StudyConfig:
+class StudyConfig(ResumableSettings):
     """Everything `run_study` needs.
 
     Attributes:
@@ -45,6 +44,9 @@ class StudyConfig:
         n_grid: labels shown in the report's grid of kept and rejected photos.
         seed: data, split, initialisation and sampling derive from it.
     """
+
+    RESUMABLE_FIELDS: ClassVar[frozenset[str]] = RESUMABLE_FIELDS
+    KIND: ClassVar[str] = "study"
 
     data: str | None = None
     image_size: tuple[int, int] = (32, 64)
@@ -112,24 +114,3 @@ class StudyConfig:
     def rules_for(self, has_likelihood: bool) -> tuple[str, ...]:
         """The selection rules a generator takes (no `likelihood` without one)."""
         return tuple(r for r in self.select if has_likelihood or r != "likelihood")
-
-    def to_dict(self) -> dict[str, Any]:
-        """A JSON-ready dict (tuples become lists)."""
-        return json.loads(json.dumps(dataclasses.asdict(self)))
-
-    @classmethod
-    def from_dict(cls, values: dict[str, Any], where: str) -> StudyConfig:
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(values) - known)
-        if unknown:
-            raise UserInputError(f"{where}: unknown study settings {unknown}")
-        return cls(**values)
-
-    def incompatible(self, stored: StudyConfig) -> dict[str, tuple[Any, Any]]:
-        """`{field: (stored, self)}` for the fields that differ and a re-run may not change."""
-        mine, theirs = self.to_dict(), stored.to_dict()
-        return {
-            k: (theirs[k], mine[k])
-            for k in mine
-            if mine[k] != theirs[k] and k not in RESUMABLE_FIELDS
-        }

@@ -49,6 +49,7 @@ from fullglow.study.budget import BudgetPlan, RestEstimate
 from fullglow.study.config import StudyConfig
 from fullglow.synthesis.augment import augment_dataset, read_scores, reselect_augment
 from fullglow.synthesis.splits import open_dataset_split
+from fullglow.threads import torch_threads
 from fullglow.training import TrainConfig, initial_model, train
 from fullglow.training.distributed import resolve_device
 from fullglow.training.runs import load_run
@@ -395,11 +396,10 @@ def run_study(config: StudyConfig, out_dir: Path | str, overwrite: bool = False)
             `out_dir` is neither new, empty nor a compatible study folder (without `overwrite`).
         KeyboardInterrupt: after Ctrl-C, once the stage in progress left a resumable state.
     """
-    from fullglow.demo.pipeline import _threads
     from fullglow.study.report import write_results
 
     study = _Study(config, Path(out_dir), overwrite)
-    with _threads(config.threads):
+    with torch_threads(config.threads):
         study.make_data()
         study.make_split()
         study.train_row("real", None)

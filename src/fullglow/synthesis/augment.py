@@ -494,7 +494,9 @@ def reselect_augment(
                         staging / "gtFine" / split / city, f"{stem}-s{line.candidate}",
                     )  # fmt: skip
                 elif line.file is not None:
-                    path = staging / REJECTED_FOLDER / split / city / f"{stem}-s{line.candidate}.png"
+                    path = (
+                        staging / REJECTED_FOLDER / split / city / f"{stem}-s{line.candidate}.png"
+                    )
                 if path is not None:
                     path.parent.mkdir(parents=True, exist_ok=True)
                     shutil.copy2(source / str(line.file), path)
