@@ -64,7 +64,7 @@ from fullglow.files import atomic_write_text, staged_directory
 from fullglow.likelihood import bits_per_dim, dequantize
 from fullglow.metrics import SegmentationScores, confusion_matrix
 from fullglow.segmenter.loading import check_segmenter
-from fullglow.segmenter.network import predict
+from fullglow.segmenter.network import PSPNet, predict
 from fullglow.synthesis.generation import (
     check_image_size,
     generate,
@@ -179,6 +179,18 @@ def label_agreement(judge: nn.Module, photos: Tensor, train_ids: Tensor) -> list
         SegmentationScores.from_confusion(confusion_matrix(p, t, NUM_CLASSES)).mean_iou
         for p, t in zip(predicted, train_ids.cpu(), strict=True)
     ]
+
+
+def _check_judge(judge: nn.Module, image_size: tuple[int, int]) -> None:
+    """Raise `UserInputError` for a judge that does not segment `image_size` photos into
+    `NUM_CLASSES` logits, or was trained at another size (it runs, but its agreement means little).
+    """
+    check_segmenter(judge, image_size, NUM_CLASSES)
+    if isinstance(judge, PSPNet) and tuple(judge.config.image_size) != image_size:
+        raise UserInputError(
+            "the judge segmenter was trained on {}x{} photos, the model makes {}x{}: train a "
+            "judge at the model's size".format(*judge.config.image_size, *image_size)
+        )
 
 
 def _label_files(
@@ -388,7 +400,7 @@ def augment_dataset(
     check_selection(select, per_label, keep, model.has_likelihood, judge is not None)
     temperature = temperatures_of(model, [temperature])[0]
     if judge is not None:
-        check_segmenter(judge, tuple(model.config.image_size), NUM_CLASSES)
+        _check_judge(judge, tuple(model.config.image_size))
     loader = sequential_loader(labels, batch_size, num_workers)
     out_dir = Path(out_dir)
     settings = {
