@@ -62,12 +62,14 @@ def synthetic_sets(study: Path, judge: torch.nn.Module, size: tuple[int, int]) -
 
 
 def training(study: Path) -> None:
-    print("\n| generator | steps reached | last logged training loss |")
+    print(
+        "\n| generator | steps reached | last logged loss (flows: bits/dim; pix2pix: generator loss) |"
+    )
     print("|---|--:|--:|")
     for run in sorted((study / "runs").iterdir()):
-        records = [r for r in read_training_log(run) if "loss" in r]
+        records = read_training_log(run)
         last = records[-1] if records else {}
-        loss = last.get("loss")
+        loss = last.get("loss", last.get("g_loss"))
         print(f"| {run.name} | {last.get('step', 0)} | {'—' if loss is None else f'{loss:.3f}'} |")
 
 
