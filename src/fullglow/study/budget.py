@@ -53,11 +53,12 @@ class BudgetPlan:
         )
 
     def describe(self) -> str:
+        if not self.generators:
+            return f"budget {self.minutes:.1f} min, no generator trained here"
         trained = ", ".join(f"{g} {self.generator_minutes:.1f}" for g in self.generators)
         return (
-            f"budget {self.minutes:.1f} min: generators {self.generator_share:.0%}"
-            f" ({trained or 'none trained here'} min), data + segmenters + synthesis "
-            f"{self.rest_minutes:.1f} min"
+            f"budget {self.minutes:.1f} min: generators {self.generator_share:.0%} ({trained} "
+            f"min), data + segmenters + synthesis {self.rest_minutes:.1f} min"
         )
 
 
