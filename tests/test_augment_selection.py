@@ -13,12 +13,14 @@ from fullglow.data.image_io import read_rgb
 from fullglow.data.labels import NUM_CLASSES
 from fullglow.errors import UserInputError
 from fullglow.models import build_model
+from fullglow.segmenter.network import PSPNet, SegmenterConfig
 from fullglow.synthesis import augment as augment_module
 from fullglow.synthesis.augment import (
     augment_dataset,
     candidate_bits_per_dim,
     check_complete_augment,
     read_scores,
+    reselect_augment,
 )
 from fullglow.synthesis.generation import model_condition, side_input, to_model
 from fullglow.synthesis.images import photo_tensor
@@ -178,6 +180,14 @@ def test_bad_selection_inputs_are_one_line_errors(
     with pytest.raises(UserInputError, match="classes"):
         augment_dataset(model, labels, tmp_path / "d", per_label=2, keep=1, select="agreement",
                         judge=wrong_classes)  # fmt: skip
+    trained_elsewhere = PSPNet(SegmenterConfig(width=8, image_size=(32, 64))).eval()
+    with pytest.raises(UserInputError, match="trained on 32x64 photos, the model makes 16x32"):
+        augment_dataset(model, labels, tmp_path / "d", per_label=2, keep=1, select="agreement",
+                        judge=trained_elsewhere)  # fmt: skip
+    halves = nn.Conv2d(3, NUM_CLASSES, 2, stride=2).eval()
+    with pytest.raises(UserInputError, match="photo.s size.*returns \\(1, 19, 8, 16\\)"):
+        augment_dataset(model, labels, tmp_path / "d", per_label=2, keep=1, select="agreement",
+                        judge=halves)  # fmt: skip
     assert not any((tmp_path / name).exists() for name in "abcd")
     out = tmp_path / "e"
     augment_dataset(model, labels, out, per_label=1, batch_size=4)
@@ -187,3 +197,40 @@ def test_bad_selection_inputs_are_one_line_errors(
     (tmp_path / "f" / "x.txt").write_text("mine")
     with pytest.raises(UserInputError, match="already exists"):
         augment_dataset(model, labels, tmp_path / "f", per_label=1)
+
+
+def test_reselecting_a_finished_folder_equals_augmenting_with_that_rule(
+    model: nn.Module, labels, tmp_path: Path
+) -> None:
+    settings = dict(per_label=3, batch_size=3, save_rejected=True, judge=_judge())
+    augment_dataset(model, labels, tmp_path / "by-likelihood", select="likelihood", keep=1,
+                    **settings)  # fmt: skip
+    for select, keep in (("agreement", 2), ("all", 3)):
+        direct = tmp_path / f"direct-{select}"
+        augment_dataset(model, labels, direct, select=select, keep=keep, **settings)
+        again = tmp_path / f"again-{select}"
+        summary = reselect_augment(tmp_path / "by-likelihood", again, select, keep)
+        photos, direct_photos = _tree(again), _tree(direct)
+        for tree in (photos, direct_photos):
+            del tree["augment.json"], tree["scores.jsonl"]
+        assert photos == direct_photos
+        lines = read_scores(again)
+        direct_lines = read_scores(direct)
+        assert [(s.kept, s.file, s.agreement) for s in lines] == [
+            (s.kept, s.file, s.agreement) for s in direct_lines
+        ]
+        # the direct run scores bits/dim only when its rule ranks by them
+        assert all(s.bits_per_dim is not None for s in lines)
+        assert summary.kept == sum(s.kept for s in direct_lines) > 0
+    check_complete_augment(again)
+    with pytest.raises(UserInputError, match="already exists"):
+        reselect_augment(tmp_path / "by-likelihood", again, "agreement", 1)
+    augment_dataset(model, labels, tmp_path / "no-judge", select="likelihood", keep=1,
+                    per_label=2, save_rejected=True)  # fmt: skip
+    with pytest.raises(UserInputError, match="needs a judge"):
+        reselect_augment(tmp_path / "no-judge", tmp_path / "x", "agreement", 1)
+    augment_dataset(model, labels, tmp_path / "dropped", select="likelihood", keep=1,
+                    per_label=2)  # fmt: skip
+    with pytest.raises(UserInputError, match="did not save its rejected"):
+        reselect_augment(tmp_path / "dropped", tmp_path / "y", "agreement", 1)
+    assert not (tmp_path / "x").exists() and not (tmp_path / "y").exists()

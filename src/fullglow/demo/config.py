@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import dataclasses
-import json
 from dataclasses import dataclass
-from typing import Any
+from typing import ClassVar
 
 from fullglow.errors import UserInputError
+from fullglow.resumable import ResumableSettings
 from fullglow.segmenter.network import SegmenterConfig
 from fullglow.segmenter.training import DEFAULT_STEPS
 
@@ -22,7 +21,7 @@ RESUMABLE_FIELDS = frozenset({"minutes", "device", "baselines", "threads"})
 
 
 @dataclass(frozen=True)
-class DemoConfig:
+class DemoConfig(ResumableSettings):
     """Everything `run_demo` needs.
 
     Attributes:
@@ -46,6 +45,9 @@ class DemoConfig:
         n_grid: val images shown in the report's sample grid.
         seed: data generation, initialisation, data order and sampling all derive from it.
     """
+
+    RESUMABLE_FIELDS: ClassVar[frozenset[str]] = RESUMABLE_FIELDS
+    KIND: ClassVar[str] = "demo"
 
     image_size: tuple[int, int] = (32, 64)
     minutes: float = 8.0
@@ -102,24 +104,3 @@ class DemoConfig:
     def models(self) -> tuple[str, ...]:
         """The registry names trained, Full-Glow first."""
         return ("fullglow", *BASELINES) if self.baselines else ("fullglow",)
-
-    def to_dict(self) -> dict[str, Any]:
-        """A JSON-ready dict (tuples become lists)."""
-        return json.loads(json.dumps(dataclasses.asdict(self)))
-
-    @classmethod
-    def from_dict(cls, values: dict[str, Any], where: str) -> DemoConfig:
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(values) - known)
-        if unknown:
-            raise UserInputError(f"{where}: unknown demo settings {unknown}")
-        return cls(**values)
-
-    def incompatible(self, stored: DemoConfig) -> dict[str, tuple[Any, Any]]:
-        """`{field: (stored, self)}` for the fields that differ and a re-run may not change."""
-        mine, theirs = self.to_dict(), stored.to_dict()
-        return {
-            k: (theirs[k], mine[k])
-            for k in mine
-            if mine[k] != theirs[k] and k not in RESUMABLE_FIELDS
-        }

@@ -15,8 +15,6 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -45,6 +43,7 @@ from fullglow.segmenter.training import DEFAULT_BATCH_SIZE, DEFAULT_LR, train_se
 from fullglow.synthesis.generation import model_device
 from fullglow.synthesis.images import to_uint8
 from fullglow.synthesis.transfer import content_transfer
+from fullglow.threads import torch_threads
 from fullglow.training import TrainConfig, initial_model, train
 from fullglow.training.distributed import resolve_device
 from fullglow.training.runs import LoadedRun, display_name, load_run, weights_fingerprint
@@ -329,18 +328,6 @@ def _json(values: dict) -> str:
     return json.dumps(values, indent=2) + "\n"
 
 
-@contextmanager
-def _threads(count: int | None) -> Iterator[None]:
-    """Run with `count` torch CPU threads (None: unchanged), then restore the previous count."""
-    previous = torch.get_num_threads()
-    if count is not None:
-        torch.set_num_threads(count)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(previous)
-
-
 def run_demo(config: DemoConfig, out_dir: Path | str, progress: bool = True) -> DemoResult:
     """Run (or resume) the whole demo into `out_dir` and write `out_dir/report.html`
     (`progress`: show the stages' progress bars).
@@ -353,7 +340,7 @@ def run_demo(config: DemoConfig, out_dir: Path | str, progress: bool = True) -> 
     """
     demo = _Demo(config, Path(out_dir), progress)
     try:
-        with _threads(config.threads):
+        with torch_threads(config.threads):
             demo.make_data()
             demo.train_segmenter()
             for model in config.models:

@@ -2,23 +2,22 @@
 
 from __future__ import annotations
 
-import dataclasses
-import json
 from dataclasses import dataclass
-from typing import Any
+from typing import ClassVar
 
 from fullglow.errors import UserInputError
+from fullglow.resumable import ResumableSettings
 from fullglow.segmenter.network import SegmenterConfig
 from fullglow.segmenter.training import DEFAULT_STEPS
 from fullglow.synthesis.selection import SELECTION_RULES
 from fullglow.training.initial import trainable_models
 
-RESUMABLE_FIELDS = frozenset({"minutes", "device", "threads"})
+RESUMABLE_FIELDS = frozenset({"minutes", "generator_share", "device", "threads"})
 """Fields a re-run into the same folder may change: they do not alter what is already done."""
 
 
 @dataclass(frozen=True)
-class StudyConfig:
+class StudyConfig(ResumableSettings):
     """Everything `run_study` needs.
 
     Attributes:
@@ -35,7 +34,9 @@ class StudyConfig:
         select: the selection rules tried (`likelihood` is skipped for a GAN).
         per_label / keep: candidates generated per label of U, and how many each rule keeps.
         temperature: the flows' sampling temperature.
-        minutes: budget of one call; the generators share what the segmenters leave of it.
+        minutes: budget of one call (see `fullglow.study.budget`).
+        generator_share: part of `minutes` that trains the generators, equal time each; the
+            rest is for the data, the segmenters and the synthesis.
         generator_steps: the generators' training length if the budget does not stop it first.
         segmenter_steps / segmenter_width: each segmenter's training.
         extra_ratio: share of synthetic samples per batch (None: by dataset size).
@@ -43,6 +44,9 @@ class StudyConfig:
         n_grid: labels shown in the report's grid of kept and rejected photos.
         seed: data, split, initialisation and sampling derive from it.
     """
+
+    RESUMABLE_FIELDS: ClassVar[frozenset[str]] = RESUMABLE_FIELDS
+    KIND: ClassVar[str] = "study"
 
     data: str | None = None
     image_size: tuple[int, int] = (32, 64)
@@ -57,6 +61,7 @@ class StudyConfig:
     keep: int = 1
     temperature: float = 0.8
     minutes: float = 45.0
+    generator_share: float = 0.5
     generator_steps: int = 100000
     segmenter_steps: int = DEFAULT_STEPS
     segmenter_width: int = SegmenterConfig.width
@@ -97,6 +102,8 @@ class StudyConfig:
             )
         if not self.minutes > 0 or not self.temperature >= 0 or not self.lr > 0:
             problems.append("minutes and lr must be > 0 and temperature >= 0")
+        if not 0 < self.generator_share < 1:
+            problems.append(f"generator_share must be in (0, 1), got {self.generator_share}")
         if self.extra_ratio is not None and not 0 <= self.extra_ratio <= 1:
             problems.append(f"extra_ratio must be in [0, 1], got {self.extra_ratio}")
         if self.threads is not None and self.threads < 1:
@@ -107,24 +114,3 @@ class StudyConfig:
     def rules_for(self, has_likelihood: bool) -> tuple[str, ...]:
         """The selection rules a generator takes (no `likelihood` without one)."""
         return tuple(r for r in self.select if has_likelihood or r != "likelihood")
-
-    def to_dict(self) -> dict[str, Any]:
-        """A JSON-ready dict (tuples become lists)."""
-        return json.loads(json.dumps(dataclasses.asdict(self)))
-
-    @classmethod
-    def from_dict(cls, values: dict[str, Any], where: str) -> StudyConfig:
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(values) - known)
-        if unknown:
-            raise UserInputError(f"{where}: unknown study settings {unknown}")
-        return cls(**values)
-
-    def incompatible(self, stored: StudyConfig) -> dict[str, tuple[Any, Any]]:
-        """`{field: (stored, self)}` for the fields that differ and a re-run may not change."""
-        mine, theirs = self.to_dict(), stored.to_dict()
-        return {
-            k: (theirs[k], mine[k])
-            for k in mine
-            if mine[k] != theirs[k] and k not in RESUMABLE_FIELDS
-        }

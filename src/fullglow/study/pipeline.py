@@ -14,9 +14,11 @@
 
 Each stage records itself when it completes, and writes atomically (a staged folder, an atomic
 file, a resumable augment, a training run resumed from its checkpoint), so Ctrl-C or a crash
-loses at most the stage in progress and the same call continues. Time: `config.minutes` is the
-budget of one call; the segmenters on R are trained first, so their measured time sizes what the
-remaining segmenters and the synthesis need, and the generators share the rest equally.
+loses at most the stage in progress and the same call continues. Time: see
+`fullglow.study.budget`; the segmenters on R and the untrained control's synthesis run before any
+generator trains, so the plan logged then predicts the rest from measured speed. A flow's
+candidates are generated and scored once: its first rule's folder keeps the rejected ones, and
+every further rule reselects from it (`reselect_augment`).
 """
 
 from __future__ import annotations
@@ -38,26 +40,24 @@ from fullglow.data import CityscapesDataset, synthesize_dataset
 from fullglow.data.cityscapes import COLOUR_SUFFIX, INSTANCE_SUFFIX, LABEL_IDS_SUFFIX
 from fullglow.data.labels import IGNORE_INDEX, TRAIN_LABELS
 from fullglow.demo.folder import StageFolder, StageRecord
-from fullglow.demo.pipeline import MIN_TRAIN_SECONDS
 from fullglow.errors import UserInputError
 from fullglow.files import atomic_write_text, staged_directory
 from fullglow.segmenter.loading import load_segmenter
 from fullglow.segmenter.network import SegmenterConfig
 from fullglow.segmenter.training import DEFAULT_BATCH_SIZE, DEFAULT_LR, train_segmenter
+from fullglow.study.budget import BudgetPlan, RestEstimate
 from fullglow.study.config import StudyConfig
-from fullglow.synthesis.augment import augment_dataset
+from fullglow.synthesis.augment import augment_dataset, read_scores, reselect_augment
 from fullglow.synthesis.splits import open_dataset_split
+from fullglow.threads import torch_threads
 from fullglow.training import TrainConfig, initial_model, train
 from fullglow.training.distributed import resolve_device
 from fullglow.training.runs import load_run
 
 log = logging.getLogger(__name__)
 
-AUGMENT_RESERVE_FRACTION = 0.1
-"""Part of the budget kept for synthesizing U's photos (every generator and rule)."""
-
 UNTRAINED = "untrained"
-"""The negative control: Full-Glow at step 0 of its run on R."""
+"""The negative control: Full-Glow at step 0 of its run on R, one sample per label, no selection."""
 
 
 class StudyFolder(StageFolder):
@@ -107,15 +107,22 @@ def _classes_present(dataset: CityscapesDataset) -> set[int]:
 
 
 class _Study:
-    """One call of `run_study`: the folder, the device and the deadline."""
+    """One call of `run_study`: the folder, the device and the budget plan."""
 
-    def __init__(self, config: StudyConfig, out_dir: Path) -> None:
+    def __init__(self, config: StudyConfig, out_dir: Path, overwrite: bool) -> None:
         self.config = config
         self.started = time.monotonic()
-        self.deadline = self.started + config.minutes * 60
+        if overwrite and out_dir.is_dir():
+            shutil.rmtree(out_dir)
+        elif overwrite and out_dir.exists():
+            out_dir.unlink()
         self.folder = StudyFolder.open(out_dir, config)
         self.root = self.folder.root
         self.device = resolve_device(config.device)
+        self.plan = BudgetPlan(config.minutes, config.generator_share, config.models)
+        log.info("study plan: %s", self.plan.describe())
+        if self.plan.warning:
+            log.warning("study: WARNING: %s", self.plan.warning)
 
     def skip(self, name: str) -> bool:
         record = self.folder.stage(name)
@@ -248,33 +255,54 @@ class _Study:
             device=config.device, seed=config.seed, time_budget_minutes=minutes,
         )  # fmt: skip
 
-    def rows_left(self) -> int:
-        """Segmenters not trained yet (an upper bound: every generator with every rule)."""
-        rows = len(self.config.select) * len(self.generators()) + 2
-        total = rows * self.config.seeds
+    def segmenters_left(self) -> int:
+        rows = len(self.rows()) * self.config.seeds
         done = sum(1 for s in self.folder.stages() if s.name.startswith("segmenter-") and s.done)
-        return max(0, total - done)
+        return max(0, rows - done)
 
-    def generator_seconds(self, model: str) -> float:
-        pending = [m for m in self.config.models if not self.folder.is_done(f"train-{m}")]
-        measured = [s.seconds for s in self.folder.stages() if s.name.startswith("segmenter-real-")]
-        per_segmenter = float(np.mean(measured)) if measured else 0.0
-        reserve = (
-            per_segmenter * self.rows_left() + AUGMENT_RESERVE_FRACTION * self.config.minutes * 60
+    def candidates_left(self) -> int:
+        """Candidates still to generate: each generator's once (its first rule's folder)."""
+        config = self.config
+        return sum(
+            config.pool * (1 if name == UNTRAINED else config.per_label)
+            for name in self.generators()
+            if not self.folder.is_done(f"augment-{name}-{self.rules(name)[0]}")
         )
-        available = self.deadline - time.monotonic() - reserve
-        seconds = available / (len(pending) - pending.index(model))
-        if seconds < MIN_TRAIN_SECONDS:
+
+    def estimate_rest(self) -> RestEstimate:
+        """What is left but the generators' training, at the speed measured so far (a flow's
+        candidate time stands for every generator's: pix2pix samples faster)."""
+        segmenters = [s.seconds for s in self.folder.stages() if s.name.startswith("segmenter-")]
+        per_candidate = []
+        for name in self.generators():
+            rule = self.rules(name)[0]
+            record = self.folder.stage(f"augment-{name}-{rule}")
+            if record is not None and record.done:
+                generated = len(read_scores(self.aug_dir(name, rule)))
+                per_candidate.append(record.seconds / max(1, generated))
+        estimate = RestEstimate(
+            segmenters=self.segmenters_left(),
+            segmenter_seconds=float(np.mean(segmenters)) if segmenters else 0.0,
+            candidates=self.candidates_left(),
+            candidate_seconds=float(np.max(per_candidate)) if per_candidate else 0.0,
+        )
+        left = self.plan.rest_minutes - (time.monotonic() - self.started) / 60
+        log.info(
+            "study plan: left but the generators: %s (of %.1f min left in its share)",
+            estimate.describe(), left,
+        )  # fmt: skip
+        if estimate.minutes > left:
             log.warning(
-                "the budget is spent: training %s for %.0f s only", model, MIN_TRAIN_SECONDS
-            )
-        return max(seconds, MIN_TRAIN_SECONDS)
+                "study: the rest is predicted to overrun --minutes by %.1f min (fewer "
+                "--segmenter-steps or --per-label shorten it)", estimate.minutes - left,
+            )  # fmt: skip
+        return estimate
 
     def train_generator(self, model: str) -> None:
         stage = f"train-{model}"
         if self.skip(stage):
             return
-        seconds = self.generator_seconds(model)
+        seconds = self.plan.generator_minutes * 60
         run_dir = self.root / "runs" / model
         log.info("study: training %s on R for up to %.1f min", model, seconds / 60)
         started = time.perf_counter()
@@ -302,35 +330,46 @@ class _Study:
         return self.root / "aug" / f"{generator}-{rule}"
 
     def synthesize(self, name: str) -> None:
+        """Generate and score U's candidates once under the first rule (rejected ones kept),
+        then reselect them under every further rule."""
         config = self.config
-        model: nn.Module | None = None
-        judge = load_segmenter(self.segmenter_dir("real", 0)).to(self.device)
-        labels = open_dataset_split(
-            self.split_dir("pool_labels"), "train", config.image_size, require_photos=False
-        )
-        for rule in self.rules(name):
-            stage = f"augment-{name}-{rule}"
-            if self.skip(stage):
-                continue
-            model = model or self.load_generator(name)
+        first, *others = self.rules(name)
+        stage = f"augment-{name}-{first}"
+        if not self.skip(stage):
+            model = self.load_generator(name)
+            labels = open_dataset_split(
+                self.split_dir("pool_labels"), "train", config.image_size, require_photos=False
+            )
+            per_label = 1 if name == UNTRAINED else config.per_label
             started = time.perf_counter()
             summary = augment_dataset(
-                model, labels, self.aug_dir(name, rule), per_label=config.per_label,
+                model, labels, self.aug_dir(name, first), per_label=per_label,
                 temperature=config.temperature if model.has_likelihood else None,
-                seed=config.seed, select=rule,
-                keep=config.per_label if rule == "all" else config.keep,
-                judge=judge, save_rejected=True,
+                seed=config.seed, select=first,
+                keep=per_label if first == "all" else config.keep,
+                judge=load_segmenter(self.segmenter_dir("real", 0)).to(self.device),
+                save_rejected=True,
             )  # fmt: skip
             note = (
                 f"kept {summary.kept}, {summary.diverged} diverged, "
                 f"{summary.candidates_per_second:.1f} candidates/s"
             )
             self.folder.record(stage, True, time.perf_counter() - started, note)
+        for rule in others:
+
+            def work(rule: str = rule) -> str:
+                summary = reselect_augment(
+                    self.aug_dir(name, first), self.aug_dir(name, rule), rule,
+                    config.per_label if rule == "all" else config.keep, overwrite=True,
+                )  # fmt: skip
+                return f"kept {summary.kept}, reselected from {first}"
+
+            self.timed(f"augment-{name}-{rule}", work)
 
     def rules(self, name: str) -> tuple[str, ...]:
         """The rules generator `name` is synthesized with (no `likelihood` for a GAN)."""
-        if name == UNTRAINED:  # the negative control: one rule is enough
-            return self.config.rules_for(True)[:1]
+        if name == UNTRAINED:
+            return ("all",)
         if name in dict(self.config.runs):
             has_likelihood = self.load_generator(name).has_likelihood
         else:
@@ -348,22 +387,25 @@ class _Study:
         return rows
 
 
-def run_study(config: StudyConfig, out_dir: Path | str) -> StudyResult:
-    """Run (or resume) the whole study into `out_dir` and write its results and report.
+def run_study(config: StudyConfig, out_dir: Path | str, overwrite: bool = False) -> StudyResult:
+    """Run (or resume) the whole study into `out_dir` and write its results and report; with
+    `overwrite`, an existing `out_dir` is deleted first.
 
     Raises:
         UserInputError: bad settings or data (a pool smaller than asked, no val split, ...), or
-            `out_dir` is neither new, empty nor a compatible study folder.
+            `out_dir` is neither new, empty nor a compatible study folder (without `overwrite`).
         KeyboardInterrupt: after Ctrl-C, once the stage in progress left a resumable state.
     """
-    from fullglow.demo.pipeline import _threads
     from fullglow.study.report import write_results
 
-    study = _Study(config, Path(out_dir))
-    with _threads(config.threads):
+    study = _Study(config, Path(out_dir), overwrite)
+    with torch_threads(config.threads):
         study.make_data()
         study.make_split()
         study.train_row("real", None)
+        if UNTRAINED in study.generators():
+            study.synthesize(UNTRAINED)
+        study.estimate_rest()
         for model in config.models:
             study.train_generator(model)
         for name in study.generators():

@@ -82,7 +82,12 @@ def summarize(study: Any) -> dict[str, Any]:
             share = entry["gain"] / oracle_gain
         entry["oracle_share"] = share
     stages = [{"name": s.name, "seconds": s.seconds, "note": s.note} for s in study.folder.stages()]
-    return {"config": study.config.to_dict(), "rows": rows, "stages": stages}
+    plan = study.plan
+    budget = {
+        "minutes": plan.minutes, "generator_share": plan.generator_share,
+        "generator_minutes": plan.generator_minutes, "warning": plan.warning,
+    }  # fmt: skip
+    return {"config": study.config.to_dict(), "budget": budget, "rows": rows, "stages": stages}
 
 
 def _pct(value: float | None, signed: bool = False) -> str:
@@ -106,6 +111,13 @@ def table_markdown(results: dict[str, Any]) -> str:
             f"| {r['row']} | {r['extra_images']} | {_pct(r['mean'])} ± {_pct(r['sd'])} | "
             f"{_pct(r['gain'], True)} ± {_pct(r['gain_sd'])} | {clear} | {share} | {diverged} |"
         )
+    lines.append("")
+    budget = results["budget"]
+    lines.append(
+        f"Generators trained {budget['generator_minutes']:.1f} min each "
+        f"({100 * budget['generator_share']:.0f}% of {budget['minutes']:.1f} min)."
+        + (f" **WARNING: {budget['warning']}.**" if budget["warning"] else "")
+    )
     lines.append("")
     lines.append("| stage | seconds | note |")
     lines.append("|---|---|---|")
@@ -230,6 +242,8 @@ def write_results(study: Any) -> dict[str, Any]:
         + bar_chart(results["rows"])
         + "<table><tr>" + "".join(f"<th>{escape(h.strip())}</th>" for h in header) + "</tr>"
         + rows_html + "</table>"
+        + (f"<p><b>WARNING: {escape(results['budget']['warning'])}.</b></p>"
+           if results["budget"]["warning"] else "")
         + _per_class_table(results["rows"]) + _grid(study) + "</body></html>\n"
     )  # fmt: skip
     atomic_write_text(root / REPORT_FILE, html)

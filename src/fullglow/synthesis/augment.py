@@ -60,11 +60,11 @@ from fullglow.data.item import Sample
 from fullglow.data.labels import NUM_CLASSES, label_ids_to_colours
 from fullglow.data.resizing import resize_nearest
 from fullglow.errors import UserInputError
-from fullglow.files import atomic_write_text
+from fullglow.files import atomic_write_text, staged_directory
 from fullglow.likelihood import bits_per_dim, dequantize
 from fullglow.metrics import SegmentationScores, confusion_matrix
 from fullglow.segmenter.loading import check_segmenter
-from fullglow.segmenter.network import predict
+from fullglow.segmenter.network import PSPNet, predict
 from fullglow.synthesis.generation import (
     check_image_size,
     generate,
@@ -180,6 +180,18 @@ def label_agreement(judge: nn.Module, photos: Tensor, train_ids: Tensor) -> list
         SegmentationScores.from_confusion(confusion_matrix(p, t, NUM_CLASSES)).mean_iou
         for p, t in zip(predicted, train_ids.cpu(), strict=True)
     ]
+
+
+def _check_judge(judge: nn.Module, image_size: tuple[int, int]) -> None:
+    """Raise `UserInputError` for a judge that does not segment `image_size` photos into
+    `NUM_CLASSES` logits, or was trained at another size (it runs, but its agreement means little).
+    """
+    check_segmenter(judge, image_size, NUM_CLASSES)
+    if isinstance(judge, PSPNet) and tuple(judge.config.image_size) != image_size:
+        raise UserInputError(
+            "the judge segmenter was trained on {}x{} photos, the model makes {}x{}: train a "
+            "judge at the model's size".format(*judge.config.image_size, *image_size)
+        )
 
 
 def _label_files(
@@ -390,7 +402,7 @@ def augment_dataset(
     check_selection(select, per_label, keep, model.has_likelihood, judge is not None)
     temperature = temperatures_of(model, [temperature])[0]
     if judge is not None:
-        check_segmenter(judge, tuple(model.config.image_size), NUM_CLASSES)
+        _check_judge(judge, tuple(model.config.image_size))
     loader = sequential_loader(labels, batch_size, num_workers)
     out_dir = Path(out_dir)
     settings = {
@@ -439,3 +451,91 @@ def augment_dataset(
         summary.kept, len(every), out_dir, summary.candidates_per_second,
     )  # fmt: skip
     return summary
+
+
+def reselect_augment(
+    source: str | Path, out_dir: str | Path, select: str, keep: int, overwrite: bool = False
+) -> AugmentSummary:
+    """The candidates of a finished augment folder `source` (written with `save_rejected`), kept
+    again by the rule `select` into `out_dir`: the same files `augment_dataset` would write with
+    `select` and `keep` from the same model, seed and judge, without generating anything.
+
+    The score lines are copied with their new `kept` and `file`, so `scores.jsonl` also holds the
+    scores that `select` does not rank by (e.g. the bits/dim of an `agreement` folder).
+
+    Raises:
+        UserInputError: `source` is not a finished augment folder with its rejected candidates
+            saved, lacks the score `select` ranks by, or `out_dir` exists without `overwrite`.
+    """
+    source, out_dir = Path(source), Path(out_dir)
+    marker = source / MARKER_FILE
+    stored = json.loads(marker.read_text()) if marker.is_file() else {}
+    if not stored.get("complete", False):
+        raise UserInputError(f"{source} is not a finished augment output")
+    settings = dict(stored["settings"])
+    per_label = int(settings["per_label"])
+    if not settings["save_rejected"] and int(settings["keep"]) < per_label:
+        raise UserInputError(f"{source} did not save its rejected candidates: cannot reselect")
+    lines = read_scores(source)
+    scored = [line for line in lines if not line.diverged]
+    check_selection(
+        select, per_label, keep,
+        all(line.bits_per_dim is not None for line in scored),
+        all(line.agreement is not None for line in scored),
+    )  # fmt: skip
+    settings.update(select=select, keep=keep, reselected_from=str(source.resolve()))
+    split = settings["split"]
+    start = time.perf_counter()
+    new_lines: list[CandidateScore] = []
+    with staged_directory(out_dir, overwrite) as staging:
+        for first in range(0, len(lines), per_label):
+            group = lines[first : first + per_label]
+            ranked = [
+                None if line.diverged else rule_score(select, line.bits_per_dim, line.agreement)
+                for line in group
+            ]
+            label = Path(group[0].label)
+            city, stem = label.parent.name, label.name[: -len(LABEL_IDS_SUFFIX)]
+            kept_before = [line.candidate for line in group if line.kept]
+            if not kept_before and any(r is not None for r in ranked):
+                raise UserInputError(f"{source}: {label} has scored candidates but none kept")
+            for line, kept in zip(group, select_top(ranked, keep), strict=True):
+                path: Path | None = None
+                if kept:
+                    path = cityscapes_photo_path(staging, split, city, f"{stem}-s{line.candidate}")
+                    _copy_label_files(
+                        source / "gtFine" / split / city, f"{stem}-s{kept_before[0]}",
+                        staging / "gtFine" / split / city, f"{stem}-s{line.candidate}",
+                    )  # fmt: skip
+                elif line.file is not None:
+                    path = (
+                        staging / REJECTED_FOLDER / split / city / f"{stem}-s{line.candidate}.png"
+                    )
+                if path is not None:
+                    path.parent.mkdir(parents=True, exist_ok=True)
+                    shutil.copy2(source / str(line.file), path)
+                new_lines.append(
+                    CandidateScore(
+                        **{
+                            **asdict(line), "kept": kept,
+                            "file": None if path is None else str(path.relative_to(staging)),
+                        }
+                    )
+                )  # fmt: skip
+        _append_lines(staging / SCORES_FILE, new_lines)
+        _write_marker(staging, settings, complete=True)
+    return AugmentSummary(
+        out_dir=out_dir, split=split, n_labels=int(settings["n_labels"]), per_label=per_label,
+        kept=sum(line.kept for line in new_lines),
+        diverged=sum(line.diverged for line in new_lines),
+        seconds=time.perf_counter() - start, generated=0,
+    )  # fmt: skip
+
+
+def _copy_label_files(source_dir: Path, source_stem: str, target_dir: Path, stem: str) -> None:
+    """Copy one candidate's label files (ids, colours, instances when present) under a new stem."""
+    target_dir.mkdir(parents=True, exist_ok=True)
+    for suffix in (LABEL_IDS_SUFFIX, COLOUR_SUFFIX, INSTANCE_SUFFIX):
+        path = source_dir / f"{source_stem}{suffix}"
+        if path.is_file():
+            shutil.copy2(path, target_dir / f"{stem}{suffix}")

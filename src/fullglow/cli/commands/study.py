@@ -64,7 +64,18 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     sub.add_argument("--per-label", type=int, default=DEFAULTS.per_label)
     sub.add_argument("--keep", type=int, default=DEFAULTS.keep)
     sub.add_argument("--temperature", type=float, default=DEFAULTS.temperature)
-    sub.add_argument("--minutes", type=float, default=DEFAULTS.minutes)
+    sub.add_argument(
+        "--minutes", type=float, default=DEFAULTS.minutes,
+        help="budget of this call (default %(default)s); the plan and stage times are logged",
+    )  # fmt: skip
+    sub.add_argument(
+        "--generator-share", type=float, default=DEFAULTS.generator_share,
+        help="part of --minutes training the generators, equal time each (default %(default)s)",
+    )  # fmt: skip
+    sub.add_argument(
+        "--overwrite", action="store_true",
+        help="replace --out if it exists (else only a study of the same settings is resumed)",
+    )  # fmt: skip
     sub.add_argument("--segmenter-steps", type=int, default=DEFAULTS.segmenter_steps)
     sub.add_argument("--generator-steps", type=int, default=DEFAULTS.generator_steps)
     sub.add_argument("--extra-ratio", type=float, default=None)
@@ -85,12 +96,13 @@ def run(args: argparse.Namespace) -> int:
         data=None if args.data is None else str(args.data), image_size=args.size,
         real=args.real, pool=args.pool, val=args.val, seeds=args.seeds, models=args.models,
         runs=tuple(args.run), select=args.select, per_label=args.per_label, keep=args.keep,
-        temperature=args.temperature, minutes=args.minutes, segmenter_steps=args.segmenter_steps,
+        temperature=args.temperature, minutes=args.minutes,
+        generator_share=args.generator_share, segmenter_steps=args.segmenter_steps,
         generator_steps=args.generator_steps, extra_ratio=args.extra_ratio, preset=args.preset,
         device=args.device, threads=args.threads, seed=args.seed,
     )  # fmt: skip
     try:
-        result = run_study(config, args.out)
+        result = run_study(config, args.out, overwrite=args.overwrite)
     except KeyboardInterrupt:
         sys.stderr.write(
             f"fullglow study: interrupted; finished stages are kept in {args.out}. "
