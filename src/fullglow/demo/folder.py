@@ -14,6 +14,7 @@ refused, so that the demo never writes into (or deletes from) a folder it did no
 from __future__ import annotations
 
 import json
+import logging
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, ClassVar, Protocol
@@ -21,6 +22,8 @@ from typing import Any, ClassVar, Protocol
 from fullglow.demo.config import DemoConfig
 from fullglow.errors import UserInputError
 from fullglow.files import atomic_write_text
+
+log = logging.getLogger(__name__)
 
 MARKER_FILE = "demo.json"
 FORMAT = "fullglow-demo/1"
@@ -97,6 +100,16 @@ class StageFolder:
     def is_done(self, name: str) -> bool:
         record = self._stages.get(name)
         return record is not None and record.done
+
+    def skip(self, name: str) -> bool:
+        """Whether stage `name` was done by an earlier run (said in the log, so it is skipped)."""
+        record = self._stages.get(name)
+        if record is None or not record.done:
+            return False
+        log.info(
+            "%s: done in an earlier run (%.0f s, %s), skipped", name, record.seconds, record.note
+        )
+        return True
 
     def stages(self) -> list[StageRecord]:
         """Every recorded stage, in the order they were first recorded."""

@@ -98,19 +98,10 @@ class _Demo:
         self.folder = DemoFolder.open(out_dir, config)
         self.device = resolve_device(config.device)
 
-    def skip(self, name: str) -> bool:
-        record = self.folder.stage(name)
-        if record is None or not record.done:
-            return False
-        log.info(
-            "%s: done in an earlier run (%.0f s, %s), skipped", name, record.seconds, record.note
-        )
-        return True
-
     # ---------------------------------------------------------------------------------- stages
 
     def make_data(self) -> None:
-        if self.skip("data"):
+        if self.folder.skip("data"):
             return
         config, started = self.config, time.perf_counter()
         synthesize_dataset(
@@ -131,7 +122,7 @@ class _Demo:
         )
 
     def train_segmenter(self) -> None:
-        if self.skip("segmenter"):
+        if self.folder.skip("segmenter"):
             return
         config, started = self.config, time.perf_counter()
         report = train_segmenter(
@@ -194,7 +185,7 @@ class _Demo:
 
     def train_model(self, model: str) -> None:
         stage = f"train-{model}"
-        if self.skip(stage):
+        if self.folder.skip(stage):
             return
         seconds = self.training_seconds(model)
         run_dir = self.folder.run_dir(model)

@@ -124,18 +124,9 @@ class _Study:
         if self.plan.warning:
             log.warning("study: WARNING: %s", self.plan.warning)
 
-    def skip(self, name: str) -> bool:
-        record = self.folder.stage(name)
-        if record is None or not record.done:
-            return False
-        log.info(
-            "%s: done in an earlier run (%.0f s, %s), skipped", name, record.seconds, record.note
-        )
-        return True
-
     def timed(self, name: str, work: Callable[[], str]) -> None:
         """Run `work()` (returning a note) as stage `name` unless it is done."""
-        if self.skip(name):
+        if self.folder.skip(name):
             return
         log.info("study: %s", name)
         started = time.perf_counter()
@@ -300,7 +291,7 @@ class _Study:
 
     def train_generator(self, model: str) -> None:
         stage = f"train-{model}"
-        if self.skip(stage):
+        if self.folder.skip(stage):
             return
         seconds = self.plan.generator_minutes * 60
         run_dir = self.root / "runs" / model
@@ -335,7 +326,7 @@ class _Study:
         config = self.config
         first, *others = self.rules(name)
         stage = f"augment-{name}-{first}"
-        if not self.skip(stage):
+        if not self.folder.skip(stage):
             model = self.load_generator(name)
             labels = open_dataset_split(
                 self.split_dir("pool_labels"), "train", config.image_size, require_photos=False
