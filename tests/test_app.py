@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+import json
 import zipfile
 from pathlib import Path
 
@@ -22,7 +24,7 @@ from fullglow.app.canvas import (
     snap_to_classes,
 )
 from fullglow.app.handlers import PageHandlers
-from fullglow.app.synthesis import SamplingSettings, sample_photos, transfer_content
+from fullglow.app.synthesis import RunOptions, SamplingSettings, sample_photos, transfer_content
 from fullglow.data.cityscapes import CityscapesDataset
 from fullglow.data.labels import LABEL_BY_NAME, label_ids_to_colours, label_ids_to_train_ids
 from fullglow.errors import UserInputError
@@ -30,6 +32,7 @@ from fullglow.likelihood import bits_per_dim, dequantize
 from fullglow.models.registry import build_model
 from fullglow.synthesis.images import to_uint8
 from fullglow.synthesis.transfer import content_transfer
+from fullglow.training.config import CONFIG_FILE, TrainConfig
 
 CAR, ROAD, SKY = (LABEL_BY_NAME[name] for name in ("car", "road", "sky"))
 
@@ -293,3 +296,40 @@ def test_without_gradio_the_app_says_how_to_install_it(
     run = LoadedRun(flow, tmp_path, "model", "0" * 16)
     with pytest.raises(UserInputError, match=r'pip install -e "\.\[app\]"'):
         launch(run, None, "127.0.0.1", 7860)
+
+
+def test_guidance_and_denoising_reach_the_sampler_only_when_the_run_was_trained_for_them(
+    flow: torch.nn.Module, tmp_path: Path
+) -> None:
+    flow = copy.deepcopy(flow)  # perturbed, so that its samples depend on the label
+    generator = torch.Generator().manual_seed(1)
+    with torch.no_grad():
+        for parameter in flow.parameters():
+            parameter.add_(0.05 * torch.randn(parameter.shape, generator=generator))
+    size = tuple(flow.config.image_size)
+    ids = np.full(size, ROAD.id, dtype=np.uint8)
+    ids[: size[0] // 3] = SKY.id
+    painted = _painted(ids, size)
+    plain = PageHandlers(flow, None, tmp_path)
+    trained = PageHandlers(flow, None, tmp_path, RunOptions(guidance=True, denoise_sigma=0.05))
+    base = plain.generate(painted, 0.8, 2, 3).photos.images
+    # a run trained without label dropout or noise ignores the controls
+    assert np.array_equal(plain.generate(painted, 0.8, 2, 3, 0.5, True).photos.images, base)
+    # w = 1 is the conditional sampler; another w and the denoising step are what `generate` does
+    assert np.array_equal(trained.generate(painted, 0.8, 2, 3, 1.0).photos.images, base)
+    for w, denoise in ((0.5, False), (1.0, True)):
+        got = trained.generate(painted, 0.8, 2, 3, w, denoise).photos.images
+        sigma = 0.05 if denoise else None
+        want = sample_photos(
+            flow, ids, SamplingSettings(0.8, 2, 3, guidance=w, denoise_sigma=sigma)
+        )
+        assert np.array_equal(got, want.images) and not np.array_equal(got, base)
+    with pytest.raises(UserInputError, match="denoising sigma must be > 0"):
+        SamplingSettings(denoise_sigma=0.0)
+
+
+def test_run_options_come_from_the_training_config(tmp_path: Path) -> None:
+    assert RunOptions.of_run(tmp_path) == RunOptions()  # a saved model: no training config
+    config = TrainConfig(data="d", steps=1, label_dropout=0.1, noise_sigma=0.02)
+    (tmp_path / CONFIG_FILE).write_text(json.dumps(config.to_dict()))
+    assert RunOptions.of_run(tmp_path) == RunOptions(guidance=True, denoise_sigma=0.02)

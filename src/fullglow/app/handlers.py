@@ -25,6 +25,7 @@ from fullglow.app.canvas import (
 )
 from fullglow.app.synthesis import (
     Photos,
+    RunOptions,
     SamplingSettings,
     frame_stem,
     sample_photos,
@@ -69,10 +70,18 @@ class PageHandlers:
         model: the loaded network in eval mode (a flow or pix2pix).
         labels_root: a dataset in the Cityscapes layout whose val labels the page offers, or None.
         outputs: the folder the zips are written to (the only files the page serves).
+        options: the sampling options the run was trained for (guidance, denoising); None: none.
     """
 
-    def __init__(self, model: nn.Module, labels_root: Path | None, outputs: Path) -> None:
+    def __init__(
+        self,
+        model: nn.Module,
+        labels_root: Path | None,
+        outputs: Path,
+        options: RunOptions | None = None,
+    ) -> None:
         self.model = model
+        self.options = options or RunOptions()
         self.image_size: tuple[int, int] = tuple(int(s) for s in model.config.image_size)
         self.outputs = Path(outputs)
         self.val_labels = (
@@ -122,10 +131,21 @@ class PageHandlers:
         return canvas_image(self.label_of(value), self.image_size)
 
     def generate(
-        self, value: EditorValue | None, temperature: float, count: int, seed: int
+        self,
+        value: EditorValue | None,
+        temperature: float,
+        count: int,
+        seed: int,
+        guidance: float | None = None,
+        denoise: bool = False,
     ) -> Generated:
-        """Photos for the painted label, with captions, and the scene's zip in `outputs`."""
-        settings = SamplingSettings(float(temperature), int(count), int(seed))
+        """Photos for the painted label, with captions, and the scene's zip in `outputs`;
+        `guidance` and `denoise` apply where the run was trained for them (`self.options`)."""
+        settings = SamplingSettings(
+            float(temperature), int(count), int(seed),
+            guidance=None if guidance is None or not self.options.guidance else float(guidance),
+            denoise_sigma=self.options.denoise_sigma if denoise else None,
+        )  # fmt: skip
         label_ids = self.label_of(value)
         photos = sample_photos(self.model, label_ids, settings)
         stem = frame_stem(label_ids, settings)

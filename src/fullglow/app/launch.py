@@ -16,6 +16,7 @@ import tempfile
 from pathlib import Path
 
 from fullglow.app.handlers import PageHandlers
+from fullglow.app.synthesis import RunOptions
 from fullglow.errors import UserInputError
 from fullglow.training.runs import LoadedRun, display_name
 
@@ -45,7 +46,7 @@ def launch(run: LoadedRun, labels_root: Path | None, host: str, port: int) -> No
             raise UserInputError(
                 'the app needs Gradio: pip install -e ".[app]" (or pip install "fullglow[app]")'
             ) from None
-        handlers = PageHandlers(run.model, labels_root, outputs)
+        handlers = PageHandlers(run.model, labels_root, outputs, RunOptions.of_run(run.path))
         handlers.generate(handlers.empty(), 0.8, 1, 0)  # warm up: the first click is not slower
         if host not in LOCAL_HOSTS:
             log.warning(

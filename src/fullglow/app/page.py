@@ -91,6 +91,7 @@ def _class_picker(elem_id: str) -> gr.Dropdown:
 def build_app(handlers: PageHandlers, title: str) -> gr.Blocks:
     """The page over `handlers`: a "Paint a street" tab and, for flows, a "Content transfer" tab."""
     flow = handlers.has_likelihood
+    options = handlers.options
     height, width = handlers.image_size
     with gr.Blocks(title=title, analytics_enabled=False) as app:
         gr.Markdown(
@@ -137,6 +138,16 @@ def build_app(handlers: PageHandlers, title: str) -> gr.Blocks:
                     1, MAX_SAMPLES, value=4, step=1, label="number of samples", elem_id="samples"
                 )
                 seed = gr.Number(0, precision=0, minimum=0, label="seed", elem_id="seed")
+            with gr.Row(visible=flow and (options.guidance or options.denoise_sigma is not None)):
+                guidance = gr.Slider(
+                    0.0, 3.0, value=1.0, step=0.1, visible=options.guidance,
+                    label="guidance w (1: the conditional model; log p does not describe guided "
+                    "samples)",
+                )  # fmt: skip
+                denoise = gr.Checkbox(
+                    False, visible=options.denoise_sigma is not None,
+                    label=f"denoise (one score step, sigma {options.denoise_sigma})",
+                )  # fmt: skip
             generate = gr.Button("Generate", variant="primary", elem_id="generate")
             gallery = gr.Gallery(
                 label="photos" + (" (bits/dim of each as saved)" if flow else ""),
@@ -149,8 +160,15 @@ def build_app(handlers: PageHandlers, title: str) -> gr.Blocks:
             )
             download = gr.File(label="scene in the Cityscapes layout", elem_id="download")
 
-        def on_generate(value: Any, t: float, n: float, s: float) -> tuple[Any, ...]:  # noqa: ANN401
-            result = handlers.generate(value, t, int(n), int(s or 0))
+        def on_generate(  # noqa: ANN202
+            value: Any,
+            t: float,
+            n: float,
+            s: float,
+            w: float,
+            d: bool,  # noqa: ANN401
+        ):
+            result = handlers.generate(value, t, int(n), int(s or 0), w, bool(d))
             items = list(zip(result.photos.images, result.captions, strict=True))
             return handlers.preview(value), items, str(result.zip_path)
 
@@ -176,7 +194,7 @@ def build_app(handlers: PageHandlers, title: str) -> gr.Blocks:
         editor.apply(_shown(handlers.preview), editor, preview, show_progress="hidden")
         generate.click(
             _shown(on_generate),
-            [editor, temperature, count, seed],
+            [editor, temperature, count, seed, guidance, denoise],
             [preview, gallery, download],
             concurrency_id=MODEL_QUEUE,
         )

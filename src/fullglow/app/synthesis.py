@@ -26,6 +26,7 @@ from fullglow.likelihood import bits_per_dim, dequantize
 from fullglow.synthesis.generation import generate, model_condition, side_input, to_model
 from fullglow.synthesis.images import diverged_samples, photo_tensor, to_uint8
 from fullglow.synthesis.transfer import content_transfer, divergence_message
+from fullglow.training.config import read_config
 
 MAX_SAMPLES = 16
 """The most photos one click asks for."""
@@ -37,21 +38,48 @@ ZIP_CITY = "painted"
 
 
 @dataclass(frozen=True)
-class SamplingSettings:
-    """One click's request: `count` photos at `temperature` (ignored by pix2pix) from `seed`.
+class RunOptions:
+    """The sampling options a run was trained for, so the page offers only those: `guidance`
+    (trained with label dropout, `--label-dropout P > 0`) and `denoise_sigma` (trained on photos
+    with Gaussian noise of that sigma, `--noise-sigma`; None: not)."""
 
-    Sampling options that models gain later (guidance, denoising) belong here as fields, each with
-    a control in `fullglow.app.page.build_app` shown only when `model.config` has the option, and
-    passed on by `sample_photos`: the page reads everything it asks the model through this class.
+    guidance: bool = False
+    denoise_sigma: float | None = None
+
+    @classmethod
+    def of_run(cls, path: Path) -> RunOptions:
+        """The options of the run folder `path` (none for a saved model without a training
+        config)."""
+        config = read_config(Path(path))
+        if config is None:
+            return cls()
+        return cls(config.label_dropout > 0, config.noise_sigma)
+
+
+@dataclass(frozen=True)
+class SamplingSettings:
+    """One click's request: `count` photos at `temperature` (ignored by pix2pix) from `seed`;
+    for a flow, `guidance` (the weight `w` against the null label; None: unguided) and
+    `denoise_sigma` (one score step of that sigma after sampling; None: none), the options of
+    `fullglow.synthesis.generation.generate`. The page reads everything it asks the model through
+    this class, and shows a control only for the options the run was trained for (`RunOptions`).
     """
 
     temperature: float = 0.8
     count: int = 4
     seed: int = 0
+    guidance: float | None = None
+    denoise_sigma: float | None = None
 
     def __post_init__(self) -> None:
         if not (math.isfinite(self.temperature) and self.temperature >= 0):
             raise UserInputError(f"temperature must be a number >= 0, got {self.temperature}")
+        if self.guidance is not None and not math.isfinite(self.guidance):
+            raise UserInputError(f"guidance must be a finite number, got {self.guidance}")
+        if self.denoise_sigma is not None and not (
+            math.isfinite(self.denoise_sigma) and self.denoise_sigma > 0
+        ):
+            raise UserInputError(f"denoising sigma must be > 0, got {self.denoise_sigma}")
         if not 1 <= self.count <= MAX_SAMPLES:
             raise UserInputError(f"number of samples must be 1..{MAX_SAMPLES}, got {self.count}")
         if not 0 <= self.seed < 2**63:
@@ -113,7 +141,9 @@ def sample_photos(model: nn.Module, label_ids: np.ndarray, settings: SamplingSet
     cond, side = label_inputs(model, label_ids, settings.count)
     generator = torch.Generator(device=cond.device).manual_seed(settings.seed)
     temperature = settings.temperature if model.has_likelihood else None
-    raw = generate(model, cond, side, temperature, generator)
+    raw = generate(
+        model, cond, side, temperature, generator, settings.denoise_sigma, settings.guidance
+    )
     diverged = diverged_samples(raw)
     images = to_uint8(raw)
     scores = None
