@@ -27,26 +27,12 @@ from fullglow.synthesis.images import photo_tensor
 from fullglow.synthesis.seeds import derive_seed
 from fullglow.synthesis.selection import rule_score, select_top
 from fullglow.synthesis.splits import open_dataset_split
-
-SIZE = (16, 32)
-
-
-def _tiny_fullglow(root: Path) -> nn.Module:
-    torch.manual_seed(0)
-    model = build_model("fullglow", "tiny", image_size=SIZE)
-    batch = next(
-        iter(torch.utils.data.DataLoader(open_dataset_split(root, "train", SIZE), batch_size=8))
-    )
-    model.initialize(batch.photo, batch.label_colour)
-    with torch.no_grad():
-        for parameter in model.parameters():
-            parameter.add_(0.02 * torch.randn_like(parameter))
-    return model.eval()
+from tiny_models import SIZE, tiny_fullglow
 
 
 @pytest.fixture(scope="module")
 def model(synthetic_root: Path) -> nn.Module:
-    return _tiny_fullglow(synthetic_root)
+    return tiny_fullglow(synthetic_root)
 
 
 @pytest.fixture(scope="module")

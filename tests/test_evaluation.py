@@ -44,23 +44,7 @@ from fullglow.synthesis.sheet import GAP, FigureColumn, compose_figure
 from fullglow.synthesis.splits import open_dataset_split
 from fullglow.synthesis.transfer import content_transfer, transfer_files
 from fullglow.training.runs import LoadedRun, load_run, weights_fingerprint
-
-SIZE = (16, 32)
-
-
-def tiny_fullglow(root: Path, seed: int = 0) -> nn.Module:
-    """A 2-block Full-Glow at 16x32, data-initialised, every weight nudged off its initial value
-    so that the conditioning networks really use the label (they start at zero)."""
-    torch.manual_seed(seed)
-    model = build_model("fullglow", "tiny", image_size=SIZE)
-    batch = next(
-        iter(torch.utils.data.DataLoader(open_dataset_split(root, "train", SIZE), batch_size=8))
-    )
-    model.initialize(batch.photo, batch.label_colour)
-    with torch.no_grad():
-        for parameter in model.parameters():
-            parameter.add_(0.02 * torch.randn_like(parameter))
-    return model.eval()
+from tiny_models import SIZE, tiny_fullglow
 
 
 def colour_segmenter() -> nn.Module:

@@ -74,7 +74,7 @@ from fullglow.synthesis.generation import (
     temperatures_of,
     to_model,
 )
-from fullglow.synthesis.images import cityscapes_photo_path, displayable, to_uint8
+from fullglow.synthesis.images import cityscapes_photo_path, displayable, diverged_samples, to_uint8
 from fullglow.synthesis.sampling import ImageWriter, batches_with_records
 from fullglow.synthesis.seeds import batch_generator, derive_seed
 from fullglow.synthesis.selection import check_selection, rule_score, select_top
@@ -303,7 +303,7 @@ class _BatchWriter:
         for k in range(selection.per_label):
             generator = batch_generator(self.device, selection.seed, k, batch_index)
             generated = generate(model, cond, side, selection.temperature, generator)
-            bad = (~torch.isfinite(generated).flatten(1).all(dim=1)).tolist()
+            bad = diverged_samples(generated).tolist()
             shown = displayable(generated)
             bpd: list[float | None] = [None] * len(bad)
             if self.score_likelihood:
