@@ -31,6 +31,7 @@ from fullglow.errors import UserInputError
 from fullglow.likelihood import bits_per_dim, dequantize
 from fullglow.models.registry import build_model
 from fullglow.synthesis.images import to_uint8
+from fullglow.synthesis.seeds import derive_seed
 from fullglow.synthesis.transfer import content_transfer
 from fullglow.training.config import CONFIG_FILE, TrainConfig
 
@@ -162,7 +163,10 @@ def test_samples_are_the_models_own_and_their_bpd_its_log_prob(flow: torch.nn.Mo
     expected = (expected.clamp(0, 1) * 255).round().to(torch.uint8).permute(0, 2, 3, 1).numpy()
     np.testing.assert_array_equal(photos.images, expected)
     saved = torch.from_numpy(photos.images).permute(0, 3, 1, 2).float() / 255
-    x = dequantize(saved, generator=torch.Generator().manual_seed(5))
+    x = torch.stack(
+        [dequantize(photo, generator=torch.Generator().manual_seed(derive_seed(5, k)))
+         for k, photo in enumerate(saved)]
+    )  # fmt: skip
     with torch.no_grad():
         bpd = bits_per_dim(flow.log_prob(x, cond), flow.num_dims)
     np.testing.assert_allclose(photos.bits_per_dim, bpd.numpy(), rtol=1e-5)

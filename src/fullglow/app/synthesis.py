@@ -22,9 +22,10 @@ from fullglow.data.item import instance_boundaries
 from fullglow.data.labels import label_ids_to_colours
 from fullglow.errors import UserInputError
 from fullglow.files import atomic_write
-from fullglow.likelihood import bits_per_dim, dequantize
+from fullglow.synthesis.augment import candidate_bits_per_dim
 from fullglow.synthesis.generation import generate, model_condition, side_input, to_model
 from fullglow.synthesis.images import diverged_samples, photo_tensor, to_uint8
+from fullglow.synthesis.seeds import derive_seed
 from fullglow.synthesis.transfer import content_transfer, divergence_message
 from fullglow.training.config import read_config
 
@@ -122,21 +123,12 @@ def label_inputs(
 
 
 @torch.no_grad()
-def photo_bits_per_dim(
-    model: nn.Module, photos: Tensor, cond: Tensor, side: Tensor | None, seed: int
-) -> Tensor:
-    """`(B,)` bits/dim of the 8-bit photos as saved, dequantized as the evaluation does."""
-    generator = torch.Generator(device=photos.device).manual_seed(seed)
-    x = dequantize(photos, model.config.n_bits, generator=generator)
-    return bits_per_dim(model.log_prob(x, cond, side), model.num_dims, model.config.n_bits)
-
-
-@torch.no_grad()
 def sample_photos(model: nn.Module, label_ids: np.ndarray, settings: SamplingSettings) -> Photos:
     """`settings.count` photos for one label `(H, W)` at the model's size, from `settings.seed`.
 
     The noise of all samples is drawn in one batch from one generator, so a seed gives the same
-    photos every time; a flow's photos are also scored (`photo_bits_per_dim`).
+    photos every time; a flow's photos are also scored as saved, photo `k` dequantized with noise
+    seeded by `derive_seed(seed, k)` (`fullglow.synthesis.augment.candidate_bits_per_dim`).
     """
     cond, side = label_inputs(model, label_ids, settings.count)
     generator = torch.Generator(device=cond.device).manual_seed(settings.seed)
@@ -148,9 +140,9 @@ def sample_photos(model: nn.Module, label_ids: np.ndarray, settings: SamplingSet
     images = to_uint8(raw)
     scores = None
     if model.has_likelihood:
-        saved = to_model(model, torch.from_numpy(images).permute(0, 3, 1, 2).float() / 255.0)
-        bpd = photo_bits_per_dim(model, saved, cond, side, settings.seed)
-        scores = tuple(float(v) for v in bpd.cpu())
+        saved = torch.from_numpy(images).permute(0, 3, 1, 2).float() / 255.0
+        seeds = [derive_seed(settings.seed, k) for k in range(settings.count)]
+        scores = tuple(float(v) for v in candidate_bits_per_dim(model, saved, cond, side, seeds))
     return Photos(images, scores, tuple(bool(v) for v in diverged.cpu()))
 
 
