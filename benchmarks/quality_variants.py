@@ -37,7 +37,11 @@ import torch
 from coupling_stability import demo_run_config, prepare_demo, transfers_diverged
 from fullglow.demo.config import DemoConfig
 from fullglow.evaluation.bpd import conditional_bpd
-from fullglow.evaluation.evaluate import EvaluationSettings, segmentation_scores
+from fullglow.evaluation.evaluate import (
+    EvaluationSettings,
+    score_real_photos,
+    segmentation_scores,
+)
 from fullglow.segmenter.loading import load_segmenter
 from fullglow.synthesis.splits import open_dataset_split
 from fullglow.training import train
@@ -75,12 +79,16 @@ VARIANTS = (
         "label dropout 0.1", "guided", train_options={"label_dropout": 0.1}, guidance=(None, 1.5)
     ),
     Variant(
-        "floor + pooled + EMA + noise",
+        "additive + pooled + EMA + noise",
         "combined",
-        {"scale_floor": 0.05, "conditioning": {"pool_size": (4, 8)}},
+        {"coupling": "additive", "conditioning": {"pool_size": (4, 8)}},
         {"ema": 0.99, "noise_sigma": 0.02},
     ),
 )
+
+
+TIME_FILE = "benchmark_train_seconds.txt"
+"""The wall-clock seconds of a run's training, written in its folder by `_train`."""
 
 
 def _train(
@@ -93,17 +101,46 @@ def _train(
 ) -> None:
     if (run_dir / "checkpoints").is_dir():
         return
-    # The paper's affine coupling under every variant but "additive" (the demo preset's own
-    # default is now additive).
+    # The paper's affine coupling under every variant that does not name its coupling (the demo
+    # preset's own default is now additive).
     options = {"coupling": "affine", **variant.model_options}
     config = demo_run_config(
         demo, data, args.max_steps, seed, options,
         time_budget_minutes=args.minutes, checkpoint_every=0, **variant.train_options,
     )  # fmt: skip
+    started = time.perf_counter()
     train(config, run_dir)
+    (run_dir / TIME_FILE).write_text(f"{time.perf_counter() - started:.1f}\n")
 
 
-def _row(
+@dataclass(frozen=True)
+class Measurement:
+    """One row of the table: a trained run measured, guided with `guidance` (None: unguided).
+
+    `miou` and `miou_spread` hold the mean and spread over rounds per temperature (fractions),
+    `diverged` the diverged samples per temperature over all rounds."""
+
+    variant: Variant
+    seed: int
+    guidance: float | None
+    bpd: float
+    noise_bpd: float | None
+    miou: tuple[float, ...]
+    miou_spread: tuple[float, ...]
+    diverged: tuple[int, ...]
+    transfers: int
+    parameters: int
+    steps: int
+    train_seconds: float | None
+
+    @property
+    def label(self) -> str:
+        if self.guidance is None:
+            return self.variant.label
+        return f"{self.variant.label}, guidance w = {self.guidance}"
+
+
+def _measure(
     variant: Variant,
     seed: int,
     run_dir: Path,
@@ -112,17 +149,17 @@ def _row(
     demo: DemoConfig,
     args: argparse.Namespace,
     guidance: float | None,
-) -> str:
+) -> Measurement:
     started = time.perf_counter()
     val = open_dataset_split(data, "val", demo.image_size)
     steps = load_checkpoint(CheckpointStore(run_dir, 1).latest())["step"]
     model = load_run(run_dir, "last").model
     sigma = variant.denoise_sigma
-    bpd = conditional_bpd(model, val, batch_size=16, draws=1).mean
+    bpd = conditional_bpd(model, val, batch_size=16, draws=1, progress=False).mean
     noise_bpd = (
-        f"{conditional_bpd(model, val, batch_size=16, draws=1, noise_sigma=sigma).mean:.2f}"
+        conditional_bpd(model, val, batch_size=16, draws=1, noise_sigma=sigma, progress=False).mean
         if sigma
-        else "—"
+        else None
     )
     settings = EvaluationSettings(
         temperatures=TEMPERATURES,
@@ -130,19 +167,73 @@ def _row(
         batch_size=16,
         denoise_sigma=sigma,
         guidance=guidance,
+        progress=False,
     )
     scores, _ = segmentation_scores(model, segmenter, val, settings)
-    miou = " | ".join(f"{100 * t.mean_iou.mean:.1f} ± {100 * t.mean_iou.std:.1f}" for t in scores)
-    diverged = " / ".join(str(t.diverged) for t in scores)
-    transfers = transfers_diverged(model, data, demo.image_size, args.pairs)
-    params = sum(p.numel() for p in model.parameters())
+    time_file = run_dir / TIME_FILE
+    measurement = Measurement(
+        variant=variant,
+        seed=seed,
+        guidance=guidance,
+        bpd=bpd,
+        noise_bpd=noise_bpd,
+        miou=tuple(t.mean_iou.mean for t in scores),
+        miou_spread=tuple(t.mean_iou.std for t in scores),
+        diverged=tuple(t.diverged for t in scores),
+        transfers=transfers_diverged(model, data, demo.image_size, args.pairs),
+        parameters=sum(p.numel() for p in model.parameters()),
+        steps=steps,
+        train_seconds=float(time_file.read_text()) if time_file.is_file() else None,
+    )
     sys.stderr.write(
         f"{variant.key} seed {seed}: measured in {time.perf_counter() - started:.0f} s\n"
     )
-    label = variant.label if guidance is None else f"{variant.label}, guidance w = {guidance}"
+    return measurement
+
+
+def _row(m: Measurement, pairs: int) -> str:
+    noise = "—" if m.noise_bpd is None else f"{m.noise_bpd:.2f}"
+    miou = " | ".join(
+        f"{100 * mean:.1f} ± {100 * spread:.1f}"
+        for mean, spread in zip(m.miou, m.miou_spread, strict=True)
+    )
+    minutes = "—" if m.train_seconds is None else f"{m.train_seconds / 60:.1f}"
     return (
-        f"| {label} | {seed} | {bpd:.3f} | {noise_bpd} | {miou} | {diverged} | "
-        f"{transfers} of {args.pairs * (args.pairs - 1)} | {params / 1e6:.2f} M | {steps} |"
+        f"| {m.label} | {m.seed} | {m.bpd:.3f} | {noise} | {miou} | "
+        f"{' / '.join(str(d) for d in m.diverged)} | {m.transfers} of {pairs * (pairs - 1)} | "
+        f"{m.parameters / 1e6:.2f} M | {m.steps} | {minutes} |"
+    )
+
+
+def _mean_sd(values: list[float], digits: int) -> str:
+    tensor = torch.tensor(values, dtype=torch.float64)
+    return f"{tensor.mean():.{digits}f} ± {tensor.std(unbiased=False):.{digits}f}"
+
+
+def _seed_summary(rows: list[Measurement], pairs: int, samples: int) -> str:
+    """Per seeded variant: the mean ± spread over seeds of BPD and mIoU, the summed divergences."""
+    lines = []
+    for key in dict.fromkeys(m.variant.key for m in rows if m.variant.seeded):
+        runs = [m for m in rows if m.variant.key == key and m.guidance is None]
+        variant = runs[0].variant
+        miou = " | ".join(
+            _mean_sd([100 * m.miou[i] for m in runs], 1) for i in range(len(TEMPERATURES))
+        )
+        diverged = " / ".join(
+            str(sum(m.diverged[i] for m in runs)) for i in range(len(TEMPERATURES))
+        )
+        lines.append(
+            f"| {variant.label} | {len(runs)} | {_mean_sd([m.bpd for m in runs], 3)} | {miou} | "
+            f"{diverged} of {len(runs) * samples} | "
+            f"{sum(m.transfers for m in runs)} of {len(runs) * pairs * (pairs - 1)} |"
+        )
+    if not lines:
+        return ""
+    return (
+        "\nOver seeds (mean ± spread of the seeds' values; divergences summed):\n\n"
+        "| variant | seeds | val BPD | mIoU T = 0.6 | mIoU T = 0.8 | mIoU T = 1.0 | "
+        "diverged T = 0.6 / 0.8 / 1.0 | transfers diverged |\n"
+        "| :-- | --: | --: | --: | --: | --: | --: | --: |\n" + "\n".join(lines) + "\n"
     )
 
 
@@ -163,6 +254,8 @@ def main() -> int:
     demo = DemoConfig()
     data = prepare_demo(args.out, demo)
     segmenter = load_segmenter(args.out / "segmenter")
+    val = open_dataset_split(data, "val", demo.image_size)
+    ceiling = score_real_photos(segmenter, val, EvaluationSettings(progress=False)).mean_iou
     rows = []
     for variant in VARIANTS:
         if args.only is not None and variant.key not in args.only:
@@ -171,15 +264,17 @@ def main() -> int:
             run_dir = args.out / "runs" / f"{variant.key}-seed{seed}"
             _train(variant, seed, run_dir, data, demo, args)
             for guidance in variant.guidance:
-                rows.append(_row(variant, seed, run_dir, data, segmenter, demo, args, guidance))
+                rows.append(_measure(variant, seed, run_dir, data, segmenter, demo, args, guidance))
     sys.stdout.write(
         f"Full-Glow `demo` preset, at most {args.max_steps} steps or {args.minutes} min per run, "
-        f"batch {demo.batch_size}, lr {demo.lr}; {demo.n_val} val labels x {args.rounds} rounds\n\n"
+        f"batch {demo.batch_size}, lr {demo.lr}; {demo.n_val} val labels x {args.rounds} rounds; "
+        f"the evaluator's mIoU on the real val photos (the ceiling): {100 * ceiling:.1f} %\n\n"
         "| variant | seed | val BPD | noise BPD | mIoU T = 0.6 | mIoU T = 0.8 | mIoU T = 1.0 | "
-        "diverged T = 0.6 / 0.8 / 1.0 | transfers diverged | parameters | steps |\n"
-        "| :-- | --: | --: | --: | --: | --: | --: | --: | --: | --: | --: |\n"
-        + "\n".join(rows)
+        "diverged T = 0.6 / 0.8 / 1.0 | transfers diverged | parameters | steps | minutes |\n"
+        "| :-- | --: | --: | --: | --: | --: | --: | --: | --: | --: | --: | --: |\n"
+        + "\n".join(_row(m, args.pairs) for m in rows)
         + "\n"
+        + _seed_summary(rows, args.pairs, demo.n_val * args.rounds)
     )
     return 0
 

@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from figure_cells import figure_cell
 from fullglow.cli import main
 from fullglow.data import CityscapesDataset
 from fullglow.data.image_io import read_rgb
@@ -24,21 +25,17 @@ SIZE = (16, 32)
 
 
 @pytest.fixture(scope="module")
-def trained(synthetic_root: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    """A Full-Glow run trained for two steps and a segmenter trained for three, at 16x32."""
+def trained(
+    synthetic_root: Path, tiny_segmenter: Path, tmp_path_factory: pytest.TempPathFactory
+) -> tuple[Path, Path]:
+    """A Full-Glow run trained for two steps, and a segmenter trained for three, at 16x32."""
     folder = tmp_path_factory.mktemp("e2e")
     config = TrainConfig(
         model="fullglow", preset="tiny", image_size=SIZE, data=str(synthetic_root), steps=2,
         batch_size=4, val_every=0, sample_every=0, log_every=1,
     )  # fmt: skip
     train(config, folder / "run")
-    segmenter = folder / "segmenter"
-    assert main([
-        "train-segmenter", "--data", str(synthetic_root), "--out", str(segmenter),
-        "--image-size", "16x32", "--steps", "3", "--width", "4", "--batch-size", "4",
-        "--device", "cpu",
-    ]) == 0  # fmt: skip
-    return folder / "run", segmenter
+    return folder / "run", tiny_segmenter
 
 
 EVALUATE_OPTIONS = [
@@ -112,11 +109,7 @@ def test_evaluate_writes_a_complete_metrics_json(
 
 
 def _cell(figure: np.ndarray, rows: int, row: int, column: int) -> np.ndarray:
-    """The image in `figure` at (row, column), shrunk back to SIZE (cells are 4x enlarged)."""
-    cell_h, cell_w = 4 * SIZE[0], 4 * SIZE[1]
-    top = figure.shape[0] - rows * (cell_h + GAP) + row * (cell_h + GAP)
-    left = GAP + column * (cell_w + GAP)
-    return figure[top : top + cell_h : 4, left : left + cell_w : 4]
+    return figure_cell(figure, SIZE, rows, row, column)
 
 
 def test_the_samples_figure_shows_the_scored_samples(

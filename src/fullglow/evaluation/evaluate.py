@@ -63,7 +63,7 @@ from fullglow.synthesis.images import (
 )
 from fullglow.synthesis.seeds import batch_generator
 from fullglow.synthesis.splits import open_dataset_split, sequential_loader
-from fullglow.training.runs import LoadedRun, load_run, weights_fingerprint
+from fullglow.training.runs import LoadedRun, load_run, sampling_warnings, weights_fingerprint
 
 log = logging.getLogger(__name__)
 
@@ -113,6 +113,14 @@ class EvaluationSettings:
             )
         if self.figure_rows < 0:
             raise UserInputError(f"figure rows must be >= 0, got {self.figure_rows}")
+        if self.denoise_sigma is not None and not (
+            math.isfinite(self.denoise_sigma) and self.denoise_sigma > 0
+        ):
+            raise UserInputError(f"the denoising sigma must be > 0, got {self.denoise_sigma}")
+        if self.guidance is not None and not math.isfinite(self.guidance):
+            raise UserInputError(
+                f"the guidance weight must be a finite number, got {self.guidance}"
+            )
 
 
 @dataclass(frozen=True)
@@ -280,6 +288,8 @@ def evaluate_model(
     model = run.model
     if not model.has_likelihood:
         log.info("%s has no likelihood: no BPD, and one sampling row without temperature", run.name)
+    for warning in sampling_warnings(run.path, settings.denoise_sigma, settings.guidance):
+        log.warning("%s: %s", run.path, warning)
     bpd = None
     if model.has_likelihood and settings.compute_bpd:
         bpd = conditional_bpd(
@@ -305,6 +315,8 @@ def evaluate_model(
         seed=settings.seed,
         model_fingerprint=run.fingerprint,
         segmenter_fingerprint=segmenter.fingerprint,
+        denoise_sigma=settings.denoise_sigma if model.has_likelihood else None,
+        guidance=settings.guidance if model.has_likelihood else None,
     )
 
 
@@ -379,8 +391,9 @@ def evaluate_run(
     figure = None
     if rows:
         figure = temperatures_figure(
-            run, dataset, rows, settings.temperatures, settings.batch_size, settings.seed
-        )
+            run, dataset, rows, settings.temperatures, settings.batch_size, settings.seed,
+            settings.denoise_sigma, settings.guidance,
+        )  # fmt: skip
     write_evaluation(report, run.path / EVAL_FOLDER, figure=figure)
     log.info("wrote %s", run.path / EVAL_FOLDER / METRICS_FILE)
     return report

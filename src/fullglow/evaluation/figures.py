@@ -60,8 +60,11 @@ def grid_samples(
     rows: int,
     batch_size: int,
     seed: int,
+    denoise_sigma: float | None = None,
+    guidance: float | None = None,
 ) -> GridSamples:
-    """The first batch of round 0 as `evaluate_model` samples it (same generator), cut to `rows`."""
+    """The first batch of round 0 as `evaluate_model` samples it (same generator, the same
+    `denoise_sigma` and `guidance`, see `generate`), cut to `rows`."""
     device = model_device(model)
     count = min(batch_size, len(dataset))
     batch = default_collate([dataset[i] for i in range(count)])
@@ -69,9 +72,11 @@ def grid_samples(
     side = side_input(model, batch.boundary.to(device))
     chosen = temperatures_of(model, list(temperatures))
     images = tuple(
-        displayable(generate(model, cond, side, t, batch_generator(device, seed, 0, 0)))[
-            :rows
-        ].cpu()
+        displayable(
+            generate(
+                model, cond, side, t, batch_generator(device, seed, 0, 0), denoise_sigma, guidance
+            )
+        )[:rows].cpu()
         for t in chosen
     )
     return GridSamples(chosen, images)
@@ -110,16 +115,20 @@ def model_column(
     batch_size: int,
     seed: int,
     label: str | None = None,
+    denoise_sigma: float | None = None,
+    guidance: float | None = None,
 ) -> FigureColumn:
     """A model's samples of the first `rows` labels, at `temperature` for a flow (the paper's
     Figure 2 uses 0.7), titled `label` (default: the paper's name of the model) and the
-    temperature.
+    temperature; `denoise_sigma` and `guidance` as in `grid_samples`.
 
     Raises:
         UserInputError: see `check_rows`.
     """
     check_rows(dataset, rows, batch_size)
-    samples = grid_samples(run.model, dataset, [temperature], rows, batch_size, seed)
+    samples = grid_samples(
+        run.model, dataset, [temperature], rows, batch_size, seed, denoise_sigma, guidance
+    )
     flow_temperature = temperature if run.model.has_likelihood else None
     return FigureColumn(
         model_title(label or display_name(run.name), flow_temperature), samples.at(temperature)
@@ -138,16 +147,21 @@ def temperatures_figure(
     temperatures: Sequence[float],
     batch_size: int,
     seed: int,
+    denoise_sigma: float | None = None,
+    guidance: float | None = None,
 ) -> np.ndarray:
     """Label, real photo, then the model's samples at each temperature (one column each) of the
-    first `rows` labels of `dataset`; a model without temperature (pix2pix) has one column.
+    first `rows` labels of `dataset`; a model without temperature (pix2pix) has one column;
+    `denoise_sigma` and `guidance` as in `grid_samples`.
 
     Raises:
         UserInputError: see `check_rows`.
     """
     check_rows(dataset, rows, batch_size)
     columns = real_columns(dataset, rows)
-    samples = grid_samples(run.model, dataset, temperatures, rows, batch_size, seed)
+    samples = grid_samples(
+        run.model, dataset, temperatures, rows, batch_size, seed, denoise_sigma, guidance
+    )
     name = display_name(run.name)
     for temperature, images in zip(samples.temperatures, samples.images, strict=True):
         columns.append(FigureColumn(model_title(name, temperature), images))

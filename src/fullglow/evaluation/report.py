@@ -143,6 +143,8 @@ class EvaluationReport:
         ground_truth: the segmenter's scores on the real photos (the ceiling).
         segmenter: the segmenter's path. seed: the sampling seed.
         model_fingerprint / segmenter_fingerprint: hashes of the weights that were scored.
+        denoise_sigma: the samples were denoised with one score step of this sigma (None: not).
+        guidance: the samples were guided with this weight against the null label (None: not).
     """
 
     model: str
@@ -160,6 +162,19 @@ class EvaluationReport:
     seed: int
     model_fingerprint: str
     segmenter_fingerprint: str
+    denoise_sigma: float | None = None
+    guidance: float | None = None
+
+    @property
+    def sampling_note(self) -> str | None:
+        """How the samples were drawn beyond plain sampling ("guidance w = 1.5, denoised with
+        sigma 0.02"), None for plain sampling."""
+        parts = []
+        if self.guidance is not None:
+            parts.append(f"guidance w = {self.guidance:g}")
+        if self.denoise_sigma is not None:
+            parts.append(f"denoised with sigma {self.denoise_sigma:g}")
+        return ", ".join(parts) or None
 
     @property
     def rounds(self) -> int:
@@ -193,6 +208,8 @@ class EvaluationReport:
             "seed": self.seed,
             "model_fingerprint": self.model_fingerprint,
             "segmenter_fingerprint": self.segmenter_fingerprint,
+            "denoise_sigma": self.denoise_sigma,
+            "guidance": self.guidance,
         }
 
     @classmethod
@@ -226,6 +243,13 @@ class EvaluationReport:
                 seed=int(values["seed"]),
                 model_fingerprint=str(values["model_fingerprint"]),
                 segmenter_fingerprint=str(values["segmenter_fingerprint"]),
+                # Absent from the files of fullglow before guidance and denoising existed.
+                denoise_sigma=_optional_float(values.get("denoise_sigma")),
+                guidance=_optional_float(values.get("guidance")),
             )
         except (KeyError, TypeError, ValueError) as err:
             raise UserInputError(f"{where}: malformed metrics ({err!r})") from None
+
+
+def _optional_float(value: Any) -> float | None:
+    return None if value is None else float(value)

@@ -68,7 +68,12 @@ def model_rows(reports: Sequence[EvaluationReport], temperature: float) -> list[
     Raises:
         UserInputError: a flow's report has no result at `temperature`.
     """
-    names = [display_name(r.model) for r in reports]
+    names = [
+        display_name(r.model)
+        if r.sampling_note is None
+        else f"{display_name(r.model)}, {r.sampling_note}"
+        for r in reports
+    ]
     rows = []
     for name, report in zip(names, reports, strict=True):
         result = report.at(temperature)
@@ -157,4 +162,5 @@ def describe(report: EvaluationReport) -> str:
         f"{display_name(report.model)} ({report.run}, checkpoint {report.checkpoint}): "
         f"{report.n_images} {report.split} images at {height}x{width}, {report.rounds} round(s), "
         f"segmenter {report.segmenter}{bpd}"
+        + ("" if report.sampling_note is None else f"; samples {report.sampling_note}")
     )

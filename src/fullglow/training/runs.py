@@ -21,6 +21,7 @@ from fullglow.models.io import CONFIG_FILE as MODEL_CONFIG_FILE
 from fullglow.models.io import WEIGHTS_FILE as MODEL_WEIGHTS_FILE
 from fullglow.models.io import load_model
 from fullglow.training.config import CONFIG_FILE as TRAIN_CONFIG_FILE
+from fullglow.training.config import read_config
 
 DISPLAY_NAMES = {
     "fullglow": "Full-Glow",
@@ -102,3 +103,32 @@ def load_run(
 def display_name(model_name: str) -> str:
     """The paper's name of a registry model ("fullglow" -> "Full-Glow"); unknown names as given."""
     return DISPLAY_NAMES.get(model_name, model_name)
+
+
+def sampling_warnings(
+    run_dir: str | Path, denoise_sigma: float | None, guidance: float | None
+) -> list[str]:
+    """Why sampling the run in `run_dir` with `denoise_sigma` and `guidance` may not be what was
+    meant: guidance for a run trained without label dropout (its null-label model was never
+    trained), denoising at another sigma than the run's training noise. Nothing is known of a
+    saved model without a training config: no warnings."""
+    config = read_config(Path(run_dir))
+    if config is None:
+        return []
+    warnings = []
+    if guidance is not None and config.label_dropout == 0:
+        warnings.append(
+            f"guidance w = {guidance:g} for a run trained without label dropout: its null-label "
+            "model was never trained (train with --label-dropout P)"
+        )
+    if denoise_sigma is not None and denoise_sigma != config.noise_sigma:
+        trained = (
+            "uniform dequantization"
+            if config.noise_sigma is None
+            else f"sigma {config.noise_sigma:g}"
+        )
+        warnings.append(
+            f"denoising with sigma {denoise_sigma:g} a run trained with {trained} (the score step "
+            "removes the noise the model was trained on)"
+        )
+    return warnings

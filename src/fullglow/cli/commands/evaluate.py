@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 from fullglow.cli.args import image_size, use_threads
-from fullglow.cli.commands.sample import add_model_options, add_run_option
+from fullglow.cli.commands.sample import add_model_options, add_run_option, add_sampling_options
 from fullglow.data.cityscapes import CityscapesDataset
 from fullglow.errors import UserInputError
 from fullglow.evaluation.evaluate import (
@@ -36,7 +36,8 @@ from fullglow.training.distributed import resolve_device
 
 
 def add_evaluation_options(parser: argparse.ArgumentParser) -> None:
-    """`--data`, `--split`, `--segmenter`, `--rounds`, `--bpd-draws`."""
+    """`--data`, `--split`, `--segmenter`, `--rounds`, `--bpd-draws`, `--figure-rows`,
+    `--denoise-sigma`, `--guidance`."""
     parser.add_argument("--data", type=Path, required=True, help="dataset root (Cityscapes layout)")
     parser.add_argument("--split", default="val", help="split to evaluate on (default val)")
     parser.add_argument(
@@ -53,6 +54,7 @@ def add_evaluation_options(parser: argparse.ArgumentParser) -> None:
         "--figure-rows", type=int, default=4,
         help="labels shown in the samples figure (default 4; at most the batch size; 0: none)",
     )  # fmt: skip
+    add_sampling_options(parser)
 
 
 def settings_from_args(
@@ -67,6 +69,8 @@ def settings_from_args(
         num_workers=args.num_workers,
         figure_rows=args.figure_rows,
         progress=not args.quiet,
+        denoise_sigma=args.denoise_sigma,
+        guidance=args.guidance,
     )
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import logging
 import sys
 from pathlib import Path
 
@@ -17,7 +18,9 @@ from fullglow.models.resize import at_image_size
 from fullglow.synthesis.sampling import sample_split
 from fullglow.synthesis.splits import open_dataset_split
 from fullglow.training.distributed import resolve_device
-from fullglow.training.runs import LoadedRun, load_run
+from fullglow.training.runs import LoadedRun, load_run, sampling_warnings
+
+log = logging.getLogger(__name__)
 
 
 def add_run_option(parser: argparse.ArgumentParser, required: bool = True) -> None:
@@ -79,6 +82,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--image-size", type=image_size, default=None, metavar="HxW",
         help="generate at HxW instead of the model's size (models with pooled conditioning)",
     )  # fmt: skip
+    add_sampling_options(parser)
+    add_generation_options(parser, "output folder (new or empty)")
+    parser.set_defaults(func=run)
+
+
+def add_sampling_options(parser: argparse.ArgumentParser) -> None:
+    """`--denoise-sigma` and `--guidance` (a flow's self-denoising step and guidance weight)."""
     parser.add_argument(
         "--denoise-sigma", type=float, default=None, metavar="SIGMA",
         help="denoise each sample with one score step (a model trained with --noise-sigma SIGMA)",
@@ -88,12 +98,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="guided sampling with weight W against the null label (a model trained with "
         "--label-dropout); log p does not describe guided samples",
     )  # fmt: skip
-    add_generation_options(parser, "output folder (new or empty)")
-    parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     loaded = load_run_from_args(args)
+    for warning in sampling_warnings(loaded.path, args.denoise_sigma, args.guidance):
+        log.warning("%s: %s", loaded.path, warning)
     if args.image_size is not None:
         try:
             loaded = dataclasses.replace(loaded, model=at_image_size(loaded.model, args.image_size))
