@@ -18,20 +18,11 @@ from fullglow.data import CityscapesDataset
 from fullglow.data.image_io import read_rgb
 from fullglow.evaluation import compare as compare_module
 from fullglow.evaluation.report import EvaluationReport
-from fullglow.training import TrainConfig, train
 from fullglow.training.runs import sampling_warnings
+from tiny_models import train_tiny_run
 
 SIZE = (16, 32)
 SIGMA = 0.05
-
-
-def _train(root: Path, out: Path, **options: object) -> Path:
-    config = TrainConfig(
-        model="fullglow", preset="tiny", image_size=SIZE, data=str(root), steps=2, batch_size=4,
-        val_every=0, sample_every=0, log_every=1, **options,
-    )  # fmt: skip
-    train(config, out)
-    return out
 
 
 @pytest.fixture(scope="module")
@@ -40,7 +31,7 @@ def trained(
 ) -> tuple[Path, Path]:
     """A tiny Full-Glow trained with label dropout and Gaussian noise, and a tiny segmenter."""
     run = tmp_path_factory.mktemp("options") / "run"
-    return _train(synthetic_root, run, label_dropout=0.5, noise_sigma=SIGMA), tiny_segmenter
+    return train_tiny_run(synthetic_root, run, label_dropout=0.5, noise_sigma=SIGMA), tiny_segmenter
 
 
 OPTIONS = ["--guidance", "2", "--denoise-sigma", str(SIGMA)]
@@ -122,7 +113,7 @@ def test_a_run_not_trained_for_an_option_is_warned_about(
     run, segmenter = trained
     assert sampling_warnings(run, SIGMA, 2.0) == []
     assert "removes the noise" in sampling_warnings(run, 0.1, None)[0]
-    plain = _train(synthetic_root, tmp_path / "plain")
+    plain = train_tiny_run(synthetic_root, tmp_path / "plain")
     guidance, denoising = sampling_warnings(plain, SIGMA, 2.0)
     assert "without label dropout" in guidance
     assert "trained with uniform dequantization" in denoising

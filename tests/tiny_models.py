@@ -27,3 +27,16 @@ def tiny_fullglow(root: Path, seed: int = 0) -> nn.Module:
         for parameter in model.parameters():
             parameter.add_(0.02 * torch.randn_like(parameter))
     return model.eval()
+
+
+def train_tiny_run(root: Path, out: Path, size: tuple[int, int] = SIZE, **options: object) -> Path:
+    """A run folder of the tiny Full-Glow trained for 2 steps of batch 4 on `root` at `size`,
+    with the `TrainConfig` `options` (label dropout, noise sigma, ...)."""
+    from fullglow.training import TrainConfig, train
+
+    config = TrainConfig(
+        model="fullglow", preset="tiny", image_size=size, data=str(root), steps=2, batch_size=4,
+        val_every=0, sample_every=0, log_every=1, **options,
+    )  # fmt: skip
+    train(config, out)
+    return out

@@ -51,6 +51,7 @@ from fullglow.synthesis.augment import augment_dataset, read_scores, reselect_au
 from fullglow.synthesis.splits import open_dataset_split
 from fullglow.threads import torch_threads
 from fullglow.training import TrainConfig, initial_model, train
+from fullglow.training.config import read_config
 from fullglow.training.distributed import resolve_device
 from fullglow.training.runs import load_run
 
@@ -309,13 +310,24 @@ class _Study:
         names = [*self.config.models, *(n for n, _ in self.config.runs)]
         return [*names, UNTRAINED] if "fullglow" in self.config.models else names
 
+    def generator_dir(self, name: str) -> Path:
+        """The run folder of a trained generator (given with `runs`, or trained here)."""
+        return Path(dict(self.config.runs).get(name, self.root / "runs" / name))
+
     def load_generator(self, name: str) -> nn.Module:
         if name == UNTRAINED:
             config = self.train_config("fullglow")
             dataset = CityscapesDataset(self.split_dir("real"), "train", self.config.image_size)
             return initial_model(config, dataset, self.device)
-        runs = dict(self.config.runs)
-        return load_run(runs.get(name, self.root / "runs" / name), "last", self.device).model
+        return load_run(self.generator_dir(name), "last", self.device).model
+
+    def denoise_sigma(self, name: str) -> float | None:
+        """A generator trained on noisy photos (`noise_sigma`) has its samples denoised with
+        its own sigma; None for the others."""
+        if name == UNTRAINED:
+            return None
+        config = read_config(self.generator_dir(name))
+        return None if config is None else config.noise_sigma
 
     def aug_dir(self, generator: str, rule: str) -> Path:
         return self.root / "aug" / f"{generator}-{rule}"
@@ -332,6 +344,7 @@ class _Study:
                 self.split_dir("pool_labels"), "train", config.image_size, require_photos=False
             )
             per_label = 1 if name == UNTRAINED else config.per_label
+            denoised = self.denoise_sigma(name)
             started = time.perf_counter()
             summary = augment_dataset(
                 model, labels, self.aug_dir(name, first), per_label=per_label,
@@ -339,11 +352,12 @@ class _Study:
                 seed=config.seed, select=first,
                 keep=per_label if first == "all" else config.keep,
                 judge=load_segmenter(self.segmenter_dir("real", 0)).to(self.device),
-                save_rejected=True,
+                save_rejected=True, denoise_sigma=denoised,
             )  # fmt: skip
             note = (
                 f"kept {summary.kept}, {summary.diverged} diverged, "
                 f"{summary.candidates_per_second:.1f} candidates/s"
+                + ("" if denoised is None else f", denoised with sigma {denoised:g}")
             )
             self.folder.record(stage, True, time.perf_counter() - started, note)
         for rule in others:

@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import os
 import shutil
 import time
@@ -274,6 +275,8 @@ class _Selection:
     temperature: float | None
     seed: int
     save_rejected: bool
+    denoise_sigma: float | None = None
+    guidance: float | None = None
 
 
 class _BatchWriter:
@@ -302,7 +305,10 @@ class _BatchWriter:
         photos, diverged, scores = [], [], []
         for k in range(selection.per_label):
             generator = batch_generator(self.device, selection.seed, k, batch_index)
-            generated = generate(model, cond, side, selection.temperature, generator)
+            generated = generate(
+                model, cond, side, selection.temperature, generator, selection.denoise_sigma,
+                selection.guidance,
+            )  # fmt: skip
             bad = diverged_samples(generated).tolist()
             shown = displayable(generated)
             bpd: list[float | None] = [None] * len(bad)
@@ -384,6 +390,8 @@ def augment_dataset(
     judge: nn.Module | None = None,
     save_rejected: bool = False,
     progress: bool = True,
+    denoise_sigma: float | None = None,
+    guidance: float | None = None,
 ) -> AugmentSummary:
     """Generate `per_label` candidates for each label of `labels`, keep `keep` of them by the rule
     `select` (default: all) and write the dataset (see the module docstring); resumes an
@@ -391,16 +399,23 @@ def augment_dataset(
 
     `labels` must be loaded at the model's size (`open_dataset_split(..., require_photos=False)`);
     `judge` is a segmenter of photos `(B, 3, H, W)` into `NUM_CLASSES` logits (for `agreement`,
-    and its score is recorded whenever given); `progress`: show a progress bar.
+    and its score is recorded whenever given); `progress`: show a progress bar; `denoise_sigma`
+    and `guidance`: a flow's self-denoising step and guidance weight (see `generate`; None:
+    neither). A candidate's bits/dim is the model's density at the photo as written (8-bit,
+    denoised if asked), also for guided candidates, whose density `log p` does not describe.
 
     Raises:
-        UserInputError: a bad rule, count or judge (see `check_selection`, `check_segmenter`), an
-            empty split, labels of another size than the model's, or an existing `out_dir` that
+        UserInputError: a bad rule, count or judge (see `check_selection`, `check_segmenter`), a
+            denoising sigma <= 0, an empty split, labels of another size than the model's, or an existing `out_dir` that
             is not an unfinished run of the same settings, without `overwrite`.
     """
     keep = per_label if keep is None else keep
     check_selection(select, per_label, keep, model.has_likelihood, judge is not None)
     temperature = temperatures_of(model, [temperature])[0]
+    if denoise_sigma is not None and not (math.isfinite(denoise_sigma) and denoise_sigma > 0):
+        raise UserInputError(f"the denoising sigma must be > 0, got {denoise_sigma}")
+    if guidance is not None and not math.isfinite(guidance):
+        raise UserInputError(f"the guidance weight must be a finite number, got {guidance}")
     if judge is not None:
         _check_judge(judge, tuple(model.config.image_size))
     loader = sequential_loader(labels, batch_size, num_workers)
@@ -413,6 +428,10 @@ def augment_dataset(
         "judge": None if judge is None else weights_fingerprint(judge),
         "save_rejected": save_rejected,
     }  # fmt: skip
+    # Only when used, so that folders written before these options existed still resume.
+    for name, value in (("denoise_sigma", denoise_sigma), ("guidance", guidance)):
+        if value is not None:
+            settings[name] = value
     sizes = [min(batch_size, len(labels) - b) for b in range(0, len(labels), batch_size)]
     done = _finished_batches(_open_output(out_dir, settings, overwrite), sizes, per_label)
     scores_path = out_dir / SCORES_FILE
@@ -420,7 +439,9 @@ def augment_dataset(
     first_batch = len({line.batch for line in done})
     if first_batch:
         log.info("augment: resuming %s after %d of %d batches", out_dir, first_batch, len(sizes))
-    selection = _Selection(select, keep, per_label, temperature, seed, save_rejected)
+    selection = _Selection(
+        select, keep, per_label, temperature, seed, save_rejected, denoise_sigma, guidance
+    )
     start = time.perf_counter()
     generated = 0
     bar = tqdm(total=len(labels) * per_label, desc="augmenting", unit="img", disable=not progress)

@@ -10,7 +10,9 @@ from fullglow.cli.commands.sample import (
     add_generation_options,
     add_model_options,
     add_run_option,
+    add_sampling_options,
     load_run_from_args,
+    warn_about_sampling_options,
 )
 from fullglow.segmenter.loading import load_segmenter
 from fullglow.synthesis.augment import augment_dataset
@@ -52,12 +54,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="segmenter (directory, .pt2 or TorchScript) whose mean IoU against the label scores "
         "each candidate",
     )  # fmt: skip
+    add_sampling_options(parser)
     add_generation_options(parser, "output dataset root (new or empty)")
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     loaded = load_run_from_args(args)
+    warn_about_sampling_options(loaded, args)
     labels = open_dataset_split(args.labels, args.split, loaded.image_size, require_photos=False)
     judge = (
         None if args.judge is None else load_segmenter(args.judge).to(model_device(loaded.model))
@@ -77,6 +81,8 @@ def run(args: argparse.Namespace) -> int:
         keep=keep,
         judge=judge,
         progress=not args.quiet,
+        denoise_sigma=args.denoise_sigma,
+        guidance=args.guidance,
     )
     diverged = f"; {summary.diverged} diverged" if summary.diverged else ""
     sys.stdout.write(

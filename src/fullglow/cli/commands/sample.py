@@ -100,10 +100,15 @@ def add_sampling_options(parser: argparse.ArgumentParser) -> None:
     )  # fmt: skip
 
 
-def run(args: argparse.Namespace) -> int:
-    loaded = load_run_from_args(args)
+def warn_about_sampling_options(loaded: LoadedRun, args: argparse.Namespace) -> None:
+    """Log `sampling_warnings` for `--denoise-sigma` and `--guidance` of a loaded run."""
     for warning in sampling_warnings(loaded.path, args.denoise_sigma, args.guidance):
         log.warning("%s: %s", loaded.path, warning)
+
+
+def run(args: argparse.Namespace) -> int:
+    loaded = load_run_from_args(args)
+    warn_about_sampling_options(loaded, args)
     if args.image_size is not None:
         try:
             loaded = dataclasses.replace(loaded, model=at_image_size(loaded.model, args.image_size))
