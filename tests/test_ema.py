@@ -88,3 +88,31 @@ def test_sampling_and_evaluation_load_the_averaged_weights(synthetic_root, tmp_p
     assert plain["ema"] is None
     state = load_trained_model(tmp_path / "plain", checkpoint="last")[0].state_dict()
     assert all(torch.equal(state[k], v) for k, v in plain["model"].items())
+
+
+def test_validation_and_best_checkpoint_measure_the_averaged_weights(synthetic_root, tmp_path):
+    import json
+
+    from fullglow.training.batches import fixed_batches, open_split
+    from fullglow.training.validation import validate
+
+    config = tiny_config(synthetic_root, steps=3, ema=0.5, val_every=3, val_batches=1)
+    train(config, tmp_path / "ema")
+    logged = [
+        (record["step"], record["val_bpd"])
+        for record in map(json.loads, (tmp_path / "ema" / "metrics.jsonl").read_text().splitlines())
+        if "val_bpd" in record
+    ]
+    payload = latest_checkpoint(tmp_path / "ema")
+    model = load_run(tmp_path / "ema", checkpoint="best").model  # the averaged weights
+
+    def val_bpd(module: nn.Module) -> float:
+        val = open_split(config, "val", config.image_size)
+        n_bits = module.config.n_bits
+        batches = fixed_batches(val, config.batch_size, config.batch_size, config, n_bits, "cpu")
+        return validate(module, batches)
+
+    step, value = logged[-1]
+    assert step == 3 and value == pytest.approx(val_bpd(model), rel=1e-6)
+    model.load_state_dict(payload["model"])
+    assert abs(val_bpd(model) - value) > 1e-4  # the raw weights score otherwise

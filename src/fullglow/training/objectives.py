@@ -12,6 +12,7 @@ losses, so all of them skip together.
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import math
 import warnings
@@ -133,6 +134,16 @@ class Objective:
         if self.average is None:  # before the first step: the weights it will start from
             return WeightAverage(self.module, self.ema_decay).state_dict()
         return self.average.state_dict()
+
+    def used_module(self) -> nn.Module:
+        """The model as sampling and evaluation load it: the module itself, or with `ema` a copy
+        holding the averaged weights (what validation, `best.pt`'s choice and the sample grids
+        then measure)."""
+        if self.ema_decay is None:
+            return self.module
+        averaged = copy.deepcopy(self.module)
+        averaged.load_state_dict(self.averaged_weights())
+        return averaged
 
     def load_averaged_weights(self, state: dict[str, Tensor] | None) -> None:
         if self.ema_decay is None:

@@ -477,7 +477,7 @@ class _Run:
                 self.n_bits,
                 self.device,
             )
-            value = validate(self.module, batches)
+            value = validate(self.objective.used_module(), batches)
         value = dist.broadcast_object(value)
         self.final_val = value
         self.validated_at = self.step
@@ -505,7 +505,7 @@ class _Run:
                 self.device,
             )  # fmt: skip
         )
-        grid = sample_grid(self.module, batch, seed=self.config.seed)
+        grid = sample_grid(self.objective.used_module(), batch, seed=self.config.seed)
         write_grid_png(self.run_dir / SAMPLES_DIR / f"step_{self.step:08d}.png", grid)
 
     def _payload(self) -> dict[str, Any]:
