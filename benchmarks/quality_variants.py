@@ -1,26 +1,29 @@
 """Options for better photos than the paper's Full-Glow, side by side (issue 15).
 
 Each variant trains Full-Glow (`demo` preset, the demo's data, batch size and learning rate) from
-the same seed under the same budget (`--minutes` of wall-clock time, at most `--max-steps`
-steps), then is measured on the demo's 32 val labels:
+the same seed for at most `--max-steps` steps or `--minutes` of wall-clock time, whichever ends
+first, then is measured on the demo's 32 val labels:
 
 - val BPD: the exact conditional bits per dimension under uniform dequantization (one draw);
   for a noise-trained variant also under its training noise (`noise BPD`);
 - mIoU at T = 0.6, 0.8 and 1.0: the demo's evaluator on the samples, mean and spread (population
-  standard deviation) over `--rounds` rounds, denoised first for a noise-trained variant;
+  standard deviation) over `--rounds` rounds, denoised first for a noise-trained variant; the
+  heading gives the evaluator's mIoU on the real val photos (the ceiling);
 - diverged at each T: samples with a NaN or infinite value, over all rounds;
 - transfers diverged: content transfer between the ordered pairs of the first `--pairs` val frames;
-- parameters and the training steps the budget reached.
+- parameters, the training steps reached and the training's wall-clock minutes.
 
 The label-dropout run is sampled twice: unguided, and guided with `w = 1.5` (its BPD is the
 unguided model's: `log p` does not describe guided samples; its transfers are unguided).
 
-`--seeds N` repeats the coupling variants (affine, floor, additive) over seeds 0 .. N-1 (the
+`--seeds N` repeats the coupling variants (affine, the floors, additive) over seeds 0 .. N-1 (the
 model's initialisation and data order; the data, evaluator and sampling noise stay the same), one
-row per seed. The data and evaluator are made in `OUT` by `coupling_stability.prepare_demo` (and
-shared with that benchmark); trained runs are reused, so a rerun only measures.
+row per seed, then a summary over the seeds. The data and evaluator are made in `OUT` by
+`coupling_stability.prepare_demo` (and shared with that benchmark); trained runs are reused, so a
+rerun only measures (`--measure-only`: and trains nothing missing). `--figure PNG` draws the first
+val labels' samples of `--figure-runs` side by side (the paper's configuration beside the others).
 
-    python benchmarks/quality_variants.py --out /tmp/quality --minutes 2 --max-steps 400 --seeds 3
+    python benchmarks/quality_variants.py --out /tmp/quality --minutes 30 --max-steps 1000 --seeds 3
 """
 
 from __future__ import annotations
@@ -32,9 +35,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 
 from coupling_stability import demo_run_config, prepare_demo, transfers_diverged
+from fullglow.data import CityscapesDataset
 from fullglow.demo.config import DemoConfig
 from fullglow.evaluation.bpd import conditional_bpd
 from fullglow.evaluation.evaluate import (
@@ -42,7 +47,10 @@ from fullglow.evaluation.evaluate import (
     score_real_photos,
     segmentation_scores,
 )
+from fullglow.evaluation.figures import model_column, real_columns
 from fullglow.segmenter.loading import load_segmenter
+from fullglow.synthesis.images import atomic_png
+from fullglow.synthesis.sheet import compose_figure
 from fullglow.synthesis.splits import open_dataset_split
 from fullglow.training import train
 from fullglow.training.checkpoints import CheckpointStore, load_checkpoint
@@ -71,6 +79,8 @@ class Variant:
 VARIANTS = (
     Variant("paper (affine)", "affine", seeded=True),
     Variant("`scale_floor=0.05`", "floor", {"scale_floor": 0.05}, seeded=True),
+    Variant("`scale_floor=0.2`", "floor0.2", {"scale_floor": 0.2}, seeded=True),
+    Variant("`scale_floor=0.5`", "floor0.5", {"scale_floor": 0.5}, seeded=True),
     Variant("additive", "additive", {"coupling": "additive"}, seeded=True),
     Variant("pooled conditioning 4x8", "pooled", {"conditioning": {"pool_size": (4, 8)}}),
     Variant("EMA 0.99", "ema", train_options={"ema": 0.99}),
@@ -237,6 +247,34 @@ def _seed_summary(rows: list[Measurement], pairs: int, samples: int) -> str:
     )
 
 
+FIGURE_ROWS = 4
+FIGURE_TEMPERATURES = (0.8, 1.0)
+
+
+def _figure(out: Path, val: CityscapesDataset, runs: list[str]) -> np.ndarray:
+    """Label, real photo, then each run's samples at `FIGURE_TEMPERATURES` (denoised for a run
+    trained on noisy photos), the first batch exactly as the table's first round draws it."""
+    by_key = {v.key: v for v in VARIANTS}
+    columns = real_columns(val, FIGURE_ROWS)
+    for name in runs:
+        variant = by_key[name.rsplit("-seed", 1)[0]]
+        run = load_run(out / "runs" / name, "last")
+        for temperature in FIGURE_TEMPERATURES:
+            columns.append(
+                model_column(
+                    run,
+                    val,
+                    FIGURE_ROWS,
+                    temperature,
+                    16,
+                    0,
+                    variant.label,
+                    denoise_sigma=variant.denoise_sigma,
+                )  # fmt: skip
+            )
+    return compose_figure(columns)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, required=True, help="folder for data, evaluator, runs")
@@ -249,6 +287,17 @@ def main() -> int:
         "--only", nargs="*", default=None, metavar="KEY",
         help=f"variants to run (default all: {', '.join(v.key for v in VARIANTS)})",
     )  # fmt: skip
+    parser.add_argument(
+        "--measure-only", action="store_true", help="measure the trained runs, train none"
+    )
+    parser.add_argument(
+        "--figure", type=Path, default=None, metavar="PNG",
+        help="also draw the first val labels' samples of the --figure-runs at T = 0.8 and 1.0",
+    )  # fmt: skip
+    parser.add_argument(
+        "--figure-runs", nargs="+", default=["affine-seed0", "additive-seed0", "combined-seed0"],
+        metavar="RUN", help="run folders (under OUT/runs) of the figure's columns",
+    )  # fmt: skip
     args = parser.parse_args()
     torch.set_num_threads(1)
     demo = DemoConfig()
@@ -256,12 +305,16 @@ def main() -> int:
     segmenter = load_segmenter(args.out / "segmenter")
     val = open_dataset_split(data, "val", demo.image_size)
     ceiling = score_real_photos(segmenter, val, EvaluationSettings(progress=False)).mean_iou
+    if args.figure is not None:
+        atomic_png(args.figure, _figure(args.out, val, args.figure_runs))
     rows = []
     for variant in VARIANTS:
         if args.only is not None and variant.key not in args.only:
             continue
         for seed in range(args.seeds if variant.seeded else 1):
             run_dir = args.out / "runs" / f"{variant.key}-seed{seed}"
+            if args.measure_only and not (run_dir / TIME_FILE).is_file():
+                continue
             _train(variant, seed, run_dir, data, demo, args)
             for guidance in variant.guidance:
                 rows.append(_measure(variant, seed, run_dir, data, segmenter, demo, args, guidance))
