@@ -7,6 +7,7 @@ import io
 import json
 import re
 import xml.etree.ElementTree as ET
+from html import escape
 from pathlib import Path
 
 import numpy as np
@@ -14,13 +15,17 @@ import pytest
 from PIL import Image
 
 from fullglow.cli import main
-from fullglow.demo import DemoConfig, run_demo
+from fullglow.demo import BASELINES, DemoConfig, run_demo
 from fullglow.demo import pipeline as demo_pipeline
+from fullglow.demo.config import GRID_TEMPERATURES
 from fullglow.demo.folder import MARKER_FILE
-from fullglow.demo.results import TRANSFER_IMAGES, read_demo_metrics
+from fullglow.demo.results import FORMAT_V1, METRICS_FILE, TRANSFER_IMAGES, read_demo_metrics
 from fullglow.demo.svg import Series, line_chart, nice_ticks
 from fullglow.errors import UserInputError
 from fullglow.evaluation.report import METRICS
+from fullglow.models.registry import build_config
+from fullglow.training.config import read_config
+from fullglow.training.runs import load_run
 
 TINY = DemoConfig(
     image_size=(16, 32),
@@ -106,6 +111,64 @@ def test_demo_runs_resumes_after_interrupt_and_reports(tmp_path, monkeypatch):
     again = run_demo(TINY, out)
     assert _stages(out) == after
     assert again.metrics == metrics
+
+    # A folder evaluated before the demo had several Full-Glows (metrics format 1: bare reports)
+    # still resumes, to the same metrics and report.
+    stored = json.loads((out / "eval" / METRICS_FILE).read_text())
+    stored["format"] = FORMAT_V1
+    stored["trained"] = [r["report"] for r in stored["trained"]]
+    (out / "eval" / METRICS_FILE).write_text(json.dumps(stored))
+    assert run_demo(TINY, out).metrics == metrics
+    assert (out / "report.html").read_text().split("written")[1:] == html.split("written")[1:]
+
+
+def test_baselines_train_the_papers_full_glow_beside_the_default(tmp_path):
+    # 32x32: the least size pix2pix (16-fold downsampling, a 24-pixel PatchGAN) accepts.
+    config = DemoConfig(
+        **{**TINY.to_dict(), "baselines": True, "max_steps": 2, "image_size": (32, 32)}
+    )
+    out = tmp_path / "demo"
+    metrics = run_demo(config, out, progress=False).metrics
+
+    # Its own run, from the same seed and settings, with the paper's coupling.
+    runs = out / "runs"
+    default, paper = read_config(runs / "fullglow"), read_config(runs / "fullglow-paper")
+    assert default.model_options == {} and paper.model_options == {"coupling": "affine"}
+    assert paper.seed == default.seed == config.seed
+    assert set(default.differences(paper)) <= {"model_options", "time_budget_minutes"}
+    coupling = build_config("fullglow", "tiny").coupling
+    assert load_run(runs / "fullglow", "last").model.config.coupling == coupling != "affine"
+    assert load_run(runs / "fullglow-paper", "last").model.config.coupling == "affine"
+    assert _stages(out)["train-fullglow-paper"]["note"].startswith("2 steps")
+
+    # The grid shows it at each grid temperature right after the default Full-Glow.
+    default_title = f"Full-Glow ({coupling} coupling)"
+    paper_title = "Full-Glow (paper's affine coupling)"
+    columns = [(c.key, c.title) for c in metrics.grid_columns]
+    assert columns == [
+        ("label", "label"),
+        ("real", "real photo"),
+        *((f"fullglow_T{t}", f"{default_title}, T = {t}") for t in GRID_TEMPERATURES),
+        *((f"fullglow-paper_T{t}", f"{paper_title}, T = {t}") for t in GRID_TEMPERATURES),
+        ("untrained", f"untrained {default_title}, T = 0.8"),
+        *((name, c.title) for name, c in zip(BASELINES, metrics.grid_columns[9:], strict=True)),
+    ]
+    html = (out / "report.html").read_text()
+    head = re.search(r'<table class="grid"><tr>(.*?)</tr>', html).group(1)
+    assert re.findall(r"<th>(.*?)</th>", head) == [escape(title) for _, title in columns]
+    assert len(_data_uris(html)) == config.n_grid * len(columns) + len(TRANSFER_IMAGES)
+
+    # The tables and the loss plot name the two Full-Glows apart; none is a bare "Full-Glow".
+    assert [r.entry.title for r in metrics.trained[:2]] == [default_title, paper_title]
+    for title in (default_title, paper_title):
+        assert html.count(f"<td>{escape(title)}</td>") == 1  # its row of the metrics table
+        assert f">{escape(title)}</text>" in html  # its series of the training loss
+        assert f"<th>{escape(title)} diverged</th>" in html  # its columns of the sweep table
+    assert "<td>Full-Glow</td>" not in html
+    paper_report = metrics.trained[1].report
+    cells = re.findall(r"<tr><td>1\.0</td>(.*?)</tr>", html)[-1]
+    diverged = re.findall(r"<td>(\d+ / \d+)</td>", cells)
+    assert diverged[1] == f"{paper_report.at(1.0).diverged} / {config.n_val}"
 
 
 def test_demo_refuses_foreign_or_incompatible_folders(tmp_path):

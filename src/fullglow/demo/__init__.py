@@ -5,7 +5,7 @@ small Full-Glow (and the baselines), evaluates them against the same model untra
 `out_dir/report.html`; `write_report(out_dir)` rebuilds the report from what is done.
 """
 
-from fullglow.demo.config import BASELINES, DemoConfig
+from fullglow.demo.config import BASELINES, DemoConfig, DemoModel
 from fullglow.demo.pipeline import DemoResult, run_demo
 from fullglow.demo.report import write_report
 from fullglow.demo.results import DemoMetrics, Headline
@@ -13,6 +13,7 @@ from fullglow.demo.results import DemoMetrics, Headline
 __all__ = [
     "BASELINES",
     "DemoConfig",
+    "DemoModel",
     "DemoMetrics",
     "DemoResult",
     "Headline",

@@ -2,22 +2,60 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import ClassVar
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
 
 from fullglow.errors import UserInputError
+from fullglow.models.registry import build_config
 from fullglow.resumable import ResumableSettings
 from fullglow.segmenter.network import SegmenterConfig
 from fullglow.segmenter.training import DEFAULT_STEPS
+from fullglow.training.runs import display_name
 
 BASELINES = ("cglow-v1", "cglow-v2", "dualglow", "pix2pix")
 """The paper's baselines, trained (small) with `--baselines`."""
+
+PAPER_KEY = "fullglow-paper"
+"""The run folder (`runs/fullglow-paper`) of Full-Glow as the paper configures it, trained with
+`--baselines` beside the default Full-Glow."""
+
+PAPER_PRESET = "paper-256"
+"""The preset whose coupling is the paper's (affine): the paper configuration takes it from there."""
 
 GRID_TEMPERATURES = (0.7, 0.8, 1.0)
 """The sample columns of the report's grid."""
 
 RESUMABLE_FIELDS = frozenset({"minutes", "device", "baselines", "threads"})
 """Fields a re-run into the same folder may change: they do not alter what is already done."""
+
+
+@dataclass(frozen=True)
+class DemoModel:
+    """One model the demo trains and evaluates.
+
+    Attributes:
+        key: its run folder `OUT/runs/{key}`, its stage `train-{key}` and its grid images.
+        model: the registry name (`fullglow.models.registry`).
+        title: how the report and the summary name it.
+        options: model config fields that replace the demo preset's (`TrainConfig.model_options`).
+        swept: shown at every one of `GRID_TEMPERATURES` in the grid and in the temperature sweep
+            (Full-Glow); otherwise at the headline temperature only.
+    """
+
+    key: str
+    model: str
+    title: str
+    options: dict[str, Any] = field(default_factory=dict)
+    swept: bool = False
+
+    def to_json(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_json(cls, values: dict[str, Any]) -> DemoModel:
+        """Parse `to_json()`'s output (raises TypeError on a malformed one)."""
+        return cls(**values)
 
 
 @dataclass(frozen=True)
@@ -34,7 +72,8 @@ class DemoConfig(ResumableSettings):
             setting. With as many threads as cores, every operation waits for its slowest thread,
             so a program busy on one core slows training ten-fold (measured on 2 cores); the CLI
             therefore leaves one core free.
-        baselines: also train and evaluate the small baselines (`BASELINES`).
+        baselines: also train and evaluate Full-Glow as the paper configures it (its affine
+            coupling, `PAPER_KEY`) beside the default, and the small baselines (`BASELINES`).
         preset: the models' registry preset ("demo"; "tiny" for tests).
         n_train / n_val: images of the generated train and val splits.
         batch_size / lr: the flows' training batch and Adam's learning rate (pix2pix keeps its own).
@@ -101,6 +140,24 @@ class DemoConfig(ResumableSettings):
             raise UserInputError("demo: " + "; ".join(problems))
 
     @property
-    def models(self) -> tuple[str, ...]:
-        """The registry names trained, Full-Glow first."""
-        return ("fullglow", *BASELINES) if self.baselines else ("fullglow",)
+    def models(self) -> tuple[DemoModel, ...]:
+        """The models trained, in training order: Full-Glow with the preset's settings first;
+        with `baselines`, then Full-Glow with the paper's coupling and the baselines.
+
+        Beside each other the two Full-Glows are titled by their coupling, as their runs' model
+        configs (the preset with the entry's options) have it.
+        """
+        if not self.baselines:
+            return (DemoModel("fullglow", "fullglow", display_name("fullglow"), swept=True),)
+        paper_coupling = build_config("fullglow", PAPER_PRESET).coupling
+        return (
+            self._fullglow("fullglow", "", {}),
+            self._fullglow(PAPER_KEY, "paper's ", {"coupling": paper_coupling}),
+            *(DemoModel(name, name, display_name(name)) for name in BASELINES),
+        )
+
+    def _fullglow(self, key: str, qualifier: str, options: dict[str, Any]) -> DemoModel:
+        """Full-Glow on the demo's preset with `options`, titled by its coupling."""
+        coupling = build_config("fullglow", self.preset, **options).coupling
+        title = f"{display_name('fullglow')} ({qualifier}{coupling} coupling)"
+        return DemoModel(key, "fullglow", title, options, swept=True)

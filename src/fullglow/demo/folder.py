@@ -3,7 +3,7 @@
     OUT/demo.json          marker: format, settings and one record per stage (done, seconds)
     OUT/data/              the generated dataset (Cityscapes layout)
     OUT/segmenter/         the evaluator segmentation network
-    OUT/runs/<model>/      one training run per model (checkpoints, metrics.jsonl)
+    OUT/runs/<key>/        one training run per model (`DemoModel.key`; checkpoints, metrics.jsonl)
     OUT/eval/              metrics.json and the report's images (PNG)
     OUT/report.html        the report
 

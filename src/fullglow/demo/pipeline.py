@@ -8,7 +8,7 @@ is then rebuilt from what is done.
 Time: `config.minutes` is the budget of one call. Data, segmenter and evaluation are fixed-size
 work; the training stages share what is left of the budget, minus a reserve for the evaluation
 (estimated from the segmenter's measured speed), through `TrainConfig.time_budget_minutes`
-(Full-Glow twice the share of each baseline).
+(each Full-Glow twice the share of each baseline).
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from torch import nn
 
 from fullglow.data import CityscapesDataset, synthesize_dataset
 from fullglow.data.image_io import write_png
-from fullglow.demo.config import GRID_TEMPERATURES, DemoConfig
+from fullglow.demo.config import GRID_TEMPERATURES, DemoConfig, DemoModel
 from fullglow.demo.folder import DemoFolder, StageRecord
 from fullglow.demo.report import write_report
 from fullglow.demo.results import (
@@ -32,6 +32,7 @@ from fullglow.demo.results import (
     TRANSFER_SCALE,
     DemoMetrics,
     GridColumn,
+    ModelResult,
     read_demo_metrics,
 )
 from fullglow.evaluation.evaluate import EvaluationSettings, evaluate_model, prepare_segmenter
@@ -46,12 +47,13 @@ from fullglow.synthesis.transfer import content_transfer
 from fullglow.threads import torch_threads
 from fullglow.training import TrainConfig, initial_model, train
 from fullglow.training.distributed import resolve_device
-from fullglow.training.runs import LoadedRun, display_name, load_run, weights_fingerprint
+from fullglow.training.runs import LoadedRun, load_run, weights_fingerprint
 
 log = logging.getLogger(__name__)
 
 TRAINING_SHARE = {"fullglow": 2.0}
-"""Relative share of the training time per model; 1 for the models not listed (baselines)."""
+"""Relative share of the training time per registry model (each Full-Glow of the demo gets 2); 1
+for the models not listed (baselines)."""
 
 EVAL_COST_PER_IMAGE = 5.0
 """Seconds of evaluation per sampled image, in units of the segmenter's measured training time
@@ -139,15 +141,16 @@ class _Demo:
         note = f"{report.steps} steps, final loss {report.final_loss:.3f}"
         self.folder.record("segmenter", True, time.perf_counter() - started, note)
 
-    def train_config(self, model: str, minutes: float | None = None) -> TrainConfig:
+    def train_config(self, entry: DemoModel, minutes: float | None = None) -> TrainConfig:
         config = self.config
         return TrainConfig(
-            model=model,
+            model=entry.model,
             preset=config.preset,
+            model_options=dict(entry.options),
             data=str(self.folder.data_dir),
             image_size=config.image_size,
             batch_size=config.batch_size,
-            lr=None if model == "pix2pix" else config.lr,
+            lr=None if entry.model == "pix2pix" else config.lr,
             steps=config.max_steps,
             val_every=0,
             sample_every=0,
@@ -170,32 +173,32 @@ class _Demo:
         floor = MIN_EVAL_RESERVE_FRACTION * config.minutes * 60
         return max(floor, EVAL_COST_PER_IMAGE * per_image * images)
 
-    def training_seconds(self, model: str) -> float:
+    def training_seconds(self, entry: DemoModel) -> float:
         """This model's share of what the budget leaves after the evaluation reserve."""
-        pending = [m for m in self.config.models if not self.folder.is_done(f"train-{m}")]
-        shares = [TRAINING_SHARE.get(m, 1.0) for m in pending[pending.index(model) :]]
+        pending = [m for m in self.config.models if not self.folder.is_done(f"train-{m.key}")]
+        shares = [TRAINING_SHARE.get(m.model, 1.0) for m in pending[pending.index(entry) :]]
         available = self.deadline - time.monotonic() - self.evaluation_reserve()
         seconds = available * shares[0] / sum(shares)
         if seconds < MIN_TRAIN_SECONDS:
             log.warning(
                 "the %.1f-minute budget is spent: training %s for %.0f s only",
-                self.config.minutes, model, MIN_TRAIN_SECONDS,
+                self.config.minutes, entry.title, MIN_TRAIN_SECONDS,
             )  # fmt: skip
         return max(seconds, MIN_TRAIN_SECONDS)
 
-    def train_model(self, model: str) -> None:
-        stage = f"train-{model}"
+    def train_model(self, entry: DemoModel) -> None:
+        stage = f"train-{entry.key}"
         if self.folder.skip(stage):
             return
-        seconds = self.training_seconds(model)
-        run_dir = self.folder.run_dir(model)
+        seconds = self.training_seconds(entry)
+        run_dir = self.folder.run_dir(entry.key)
         resume = run_dir.exists()
         log.info(
             "%s %s for up to %.1f min (%s)", "resuming" if resume else "training",
-            display_name(model), seconds / 60, run_dir,
+            entry.title, seconds / 60, run_dir,
         )  # fmt: skip
         started = time.perf_counter()
-        config = self.train_config(model, seconds / 60)
+        config = self.train_config(entry, seconds / 60)
         result = train(config, run_dir, resume=resume, progress=self.progress)
         elapsed = time.perf_counter() - started
         if result.signal is not None:
@@ -204,7 +207,7 @@ class _Demo:
         self.folder.record(stage, True, elapsed, f"{result.steps} steps, {result.stopped}")
 
     def evaluate(self) -> DemoMetrics:
-        models_key = ",".join(self.config.models)
+        models_key = ",".join(m.key for m in self.config.models)
         record = self.folder.stage("evaluate")
         metrics = read_demo_metrics(self.folder.eval_dir)
         if record is not None and record.done and record.note == models_key and metrics:
@@ -219,10 +222,12 @@ class _Demo:
     # ----------------------------------------------------------------------------- evaluation
 
     def _untrained_run(self) -> LoadedRun:
-        """Full-Glow at step 0 of its run (`fullglow.training.initial_model`), to evaluate."""
-        model = initial_model(self.train_config("fullglow"), self.dataset("train"), self.device)
+        """The default Full-Glow at step 0 of its run (`fullglow.training.initial_model`), to
+        evaluate."""
+        entry = self.config.models[0]
+        model = initial_model(self.train_config(entry), self.dataset("train"), self.device)
         fingerprint = weights_fingerprint(model)
-        return LoadedRun(model, self.folder.run_dir("fullglow"), "untrained (step 0)", fingerprint)
+        return LoadedRun(model, self.folder.run_dir(entry.key), "untrained (step 0)", fingerprint)
 
     def _evaluate_into(self, staging: Path, started: float) -> DemoMetrics:
         config, folder = self.config, self.folder
@@ -246,20 +251,27 @@ class _Demo:
             )
             return report, samples
 
-        trained_run = load_run(folder.run_dir("fullglow"), "last", self.device)
-        fullglow, samples = evaluate(trained_run)
-        _write_transfer(trained_run.model, val, staging / "transfer")
-        for grid_t in GRID_TEMPERATURES:
-            grid.add(f"fullglow_T{grid_t}", f"Full-Glow, T = {grid_t}", samples.at(grid_t))
+        # Grid columns: the swept models (the Full-Glows) at each grid temperature side by side,
+        # the untrained model, then the others at the headline temperature.
+        models, results = config.models, {}
+        for entry in (m for m in models if m.swept):
+            run = load_run(folder.run_dir(entry.key), "last", self.device)
+            report, samples = evaluate(run)
+            if entry == models[0]:
+                _write_transfer(run.model, val, staging / "transfer")
+            for grid_t in GRID_TEMPERATURES:
+                grid.add(
+                    f"{entry.key}_T{grid_t}", f"{entry.title}, T = {grid_t}", samples.at(grid_t)
+                )
+            results[entry.key] = ModelResult(entry, report)
         untrained, samples = evaluate(self._untrained_run())
-        grid.add("untrained", f"untrained Full-Glow, T = {t}", samples.at(t))
-        baselines = []
-        for name in config.models[1:]:
-            report, samples = evaluate(load_run(folder.run_dir(name), "last", self.device))
-            baselines.append(report)
-            grid.add(name, display_name(name), samples.at(t))
+        grid.add("untrained", f"untrained {models[0].title}, T = {t}", samples.at(t))
+        for entry in (m for m in models if not m.swept):
+            report, samples = evaluate(load_run(folder.run_dir(entry.key), "last", self.device))
+            grid.add(entry.key, entry.title, samples.at(t))
+            results[entry.key] = ModelResult(entry, report)
         metrics = DemoMetrics(
-            trained=(fullglow, *baselines),
+            trained=tuple(results[m.key] for m in models),
             untrained=untrained,
             headline_temperature=t,
             grid_rows=grid.rows,
@@ -334,8 +346,8 @@ def run_demo(config: DemoConfig, out_dir: Path | str, progress: bool = True) -> 
         with torch_threads(config.threads):
             demo.make_data()
             demo.train_segmenter()
-            for model in config.models:
-                demo.train_model(model)
+            for entry in config.models:
+                demo.train_model(entry)
             metrics = demo.evaluate()
     except KeyboardInterrupt:
         write_report(demo.folder.root)

@@ -20,7 +20,6 @@ from fullglow.evaluation.report import METRICS, EvaluationReport, TemperatureRes
 from fullglow.evaluation.tables import bpd_cell, percent, temperature_cell
 from fullglow.files import atomic_write_text
 from fullglow.training.metrics_log import read_training_log
-from fullglow.training.runs import display_name
 
 REPORT_FILE = "report.html"
 
@@ -74,10 +73,11 @@ def _summary(config: DemoConfig, metrics: DemoMetrics | None, stages: list[Stage
     else:
         head = metrics.headline()
         fullglow, untrained = metrics.fullglow, metrics.untrained
+        name = metrics.trained[0].entry.title
         good = " good" if head.gain > 0 else ""
         cards = [
-            (f"trained Full-Glow, mIoU at T = {head.temperature}", _pct(head.trained_miou), good),
-            (f"untrained Full-Glow, mIoU at T = {head.temperature}", _pct(head.untrained_miou), ""),
+            (f"trained {name}, mIoU at T = {head.temperature}", _pct(head.trained_miou), good),
+            (f"untrained {name}, mIoU at T = {head.temperature}", _pct(head.untrained_miou), ""),
             ("real photos (ceiling), mIoU", _pct(head.ground_truth_miou), ""),
             (
                 "conditional BPD, trained / untrained",
@@ -138,18 +138,26 @@ def _grid(eval_dir: Path, metrics: DemoMetrics | None) -> str:
     return "".join(parts)
 
 
+def _swept_reports(metrics: DemoMetrics) -> list[tuple[str, EvaluationReport]]:
+    """The reports of the temperature sweep, labelled: the trained Full-Glow ("trained"), or
+    each of several by its title, then the untrained one ("untrained")."""
+    swept = metrics.swept
+    labelled = [(r.entry.title if len(swept) > 1 else "trained", r.report) for r in swept]
+    return [*labelled, ("untrained", metrics.untrained)]
+
+
 def _sweep(metrics: DemoMetrics | None) -> str:
     if metrics is None:
         return "<h2>Temperature sweep</h2>" + PENDING
     t_values = [t.temperature for t in metrics.fullglow.temperatures]
     span = (min(t_values), max(t_values))
+    reports = _swept_reports(metrics)
     charts = []
     for metric, label in (("mean_iou", "mean IoU (%)"), ("pixel_accuracy", "pixel accuracy (%)")):
         series = []
-        for index, (report, name, dashed) in enumerate(
-            ((metrics.fullglow, "trained", False), (metrics.untrained, "untrained", True))
-        ):
+        for index, (name, report) in enumerate(reports):
             points = tuple((t.temperature, 100 * t.stat(metric).mean) for t in report.temperatures)
+            dashed = report is metrics.untrained
             series.append(Series(name, points, PALETTE[index], dashed))
         ceiling = 100 * getattr(metrics.ground_truth, metric)
         series.append(
@@ -185,16 +193,16 @@ def _transfer(eval_dir: Path, metrics: DemoMetrics | None) -> str:
 
 def _loss_curves(root: Path, config: DemoConfig) -> str:
     series = []
-    for index, model in enumerate(config.models):
-        records = read_training_log(root / "runs" / model)
+    for index, entry in enumerate(config.models):
+        records = read_training_log(root / "runs" / entry.key)
         points = tuple(
             (float(r["step"]), float(r["loss"]))
             for r in records
             if isinstance(r.get("loss"), int | float) and "skipped" not in r
         )
-        if points and model != "pix2pix":
+        if points and entry.model != "pix2pix":
             markers = len(points) == 1  # a lone point has no line to show
-            series.append(Series(display_name(model), points, PALETTE[index], markers=markers))
+            series.append(Series(entry.title, points, PALETTE[index], markers=markers))
     head = "<h2>Training loss</h2>"
     if not series:
         return head + PENDING
@@ -221,44 +229,40 @@ def _tables(metrics: DemoMetrics | None) -> str:
         return head + PENDING
     t = metrics.headline_temperature
     header = ["Model", "T", "Cond. BPD", "Mean pixel acc.", "Mean class acc.", "Mean class IoU"]
-    rows = [_row(display_name(r.model), r, t) for r in metrics.trained]
-    rows.append(_row("Full-Glow, untrained (step 0)", metrics.untrained, t))
+    rows = [_row(r.entry.title, r.report, t) for r in metrics.trained]
+    rows.append(_row(f"{metrics.trained[0].entry.title}, untrained (step 0)", metrics.untrained, t))
     gt = metrics.ground_truth
     rows.append(
         ["Ground-truth (real photos)", "—", "—", *(f"{100 * getattr(gt, m):.2f}" for m in METRICS)]
     )
-    sweep_header = [
-        "T",
-        "trained pixel acc.",
-        "trained mIoU",
-        "trained diverged",
-        "untrained pixel acc.",
-        "untrained mIoU",
-        "untrained diverged",
+    reports = _swept_reports(metrics)
+    sweep_header = ["T"]
+    for name, _ in reports:
+        sweep_header += [f"{name} pixel acc.", f"{name} mIoU", f"{name} diverged"]
+    sweep = [
+        [temperature_cell(result.temperature)]
+        + [cell for _, report in reports for cell in _sweep_cells(report, result.temperature)]
+        for result in metrics.fullglow.temperatures
     ]
-    sweep = []
-    for result in metrics.fullglow.temperatures:
-        before = metrics.untrained.at(result.temperature)
-        sweep.append(
-            [
-                temperature_cell(result.temperature),
-                percent(result.pixel_accuracy),
-                percent(result.mean_iou),
-                _diverged_cell(result, metrics.fullglow.n_images),
-                percent(before.pixel_accuracy) if before else "—",
-                percent(before.mean_iou) if before else "—",
-                _diverged_cell(before, metrics.untrained.n_images) if before else "—",
-            ]
-        )
+    names = " and ".join(r.entry.title for r in metrics.swept)
     return (
         head
         + f'<p class="muted">Scores in percent (one sampling round, so ± 0.00), models at T = {t}.</p>'
         + _table(header, rows)
-        + "<h3>Full-Glow at every temperature</h3>"
+        + f"<h3>{escape(names)} at every temperature</h3>"
         + '<p class="muted">"diverged": samples whose decoding overflowed to NaN or infinity '
         + "(scored with those values as 0).</p>"
         + _table(sweep_header, sweep)
     )
+
+
+def _sweep_cells(report: EvaluationReport, temperature: float) -> list[str]:
+    """Pixel accuracy, mean IoU and diverged samples of `report` at `temperature`."""
+    result = report.at(temperature)
+    if result is None:
+        return ["—"] * 3
+    diverged = _diverged_cell(result, report.n_images)
+    return [percent(result.pixel_accuracy), percent(result.mean_iou), diverged]
 
 
 def _diverged_cell(result: TemperatureResult, n_images: int) -> str:
@@ -286,7 +290,7 @@ def render_report(root: Path) -> str:
     intro = (
         f"<h1>Full-Glow demo{state}</h1>"
         f'<p class="muted">{config.n_train} generated street scenes at {height}x{width}, preset '
-        f'"{escape(config.preset)}", models: {escape(", ".join(map(display_name, config.models)))}; '
+        f'"{escape(config.preset)}", models: {escape(", ".join(m.title for m in config.models))}; '
         f"written {when}.</p>"
     )
     body = "".join(

@@ -12,10 +12,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from fullglow.demo.config import DemoModel
 from fullglow.errors import UserInputError
 from fullglow.evaluation.report import EvaluationReport, RoundScores
+from fullglow.training.runs import display_name
 
-FORMAT = "fullglow-demo-metrics/1"
+FORMAT = "fullglow-demo-metrics/2"
+FORMAT_V1 = "fullglow-demo-metrics/1"
+"""Written before the demo trained two Full-Glows: `trained` holds bare reports, Full-Glow first
+(still read, so that a finished demo folder resumes)."""
 METRICS_FILE = "metrics.json"
 
 
@@ -43,6 +48,31 @@ TRANSFER_IMAGES = (
 
 
 @dataclass(frozen=True)
+class ModelResult:
+    """One trained model's evaluation: which demo model it is (`entry`) and what it measured."""
+
+    entry: DemoModel
+    report: EvaluationReport
+
+    def to_json(self) -> dict[str, Any]:
+        return {"entry": self.entry.to_json(), "report": self.report.to_json()}
+
+    @classmethod
+    def from_json(cls, values: Any, where: str) -> ModelResult:
+        return cls(
+            DemoModel.from_json(values["entry"]),
+            EvaluationReport.from_json(values["report"], where),
+        )
+
+    @classmethod
+    def from_v1(cls, values: Any, where: str, first: bool) -> ModelResult:
+        """A `FORMAT_V1` report: its run folder named the model; only the first was swept."""
+        report = EvaluationReport.from_json(values, where)
+        key = Path(report.run).name
+        return cls(DemoModel(key, report.model, display_name(report.model), swept=first), report)
+
+
+@dataclass(frozen=True)
 class Headline:
     """Mean IoU (fractions) of trained and untrained samples at one temperature, and the ceiling."""
 
@@ -61,7 +91,7 @@ class DemoMetrics:
     """Everything the evaluation stage measured.
 
     Attributes:
-        trained: one report per trained model, Full-Glow first.
+        trained: one result per trained model, in `DemoConfig.models` order (Full-Glow first).
         untrained: Full-Glow at step 0 (same seed, data-initialised), scored the same way.
         headline_temperature: `T` of the trained-versus-untrained comparison.
         grid_rows / grid_columns: the sample grid written to `eval/grid/`.
@@ -69,7 +99,7 @@ class DemoMetrics:
         seconds: wall-clock time of the evaluation.
     """
 
-    trained: tuple[EvaluationReport, ...]
+    trained: tuple[ModelResult, ...]
     untrained: EvaluationReport
     headline_temperature: float
     grid_rows: int
@@ -79,7 +109,13 @@ class DemoMetrics:
 
     @property
     def fullglow(self) -> EvaluationReport:
-        return self.trained[0]
+        """The default Full-Glow's report (the headline's)."""
+        return self.trained[0].report
+
+    @property
+    def swept(self) -> tuple[ModelResult, ...]:
+        """The results shown at every temperature (the Full-Glows)."""
+        return tuple(r for r in self.trained if r.entry.swept)
 
     @property
     def ground_truth(self) -> RoundScores:
@@ -113,11 +149,18 @@ class DemoMetrics:
 
     @classmethod
     def from_json(cls, values: Any, where: str) -> DemoMetrics:
-        if not isinstance(values, dict) or values.get("format") != FORMAT:
+        if not isinstance(values, dict) or values.get("format") not in (FORMAT, FORMAT_V1):
             raise UserInputError(f"{where}: not a {FORMAT!r} file")
         try:
+            if values["format"] == FORMAT_V1:
+                trained = tuple(
+                    ModelResult.from_v1(r, where, first=i == 0)
+                    for i, r in enumerate(values["trained"])
+                )
+            else:
+                trained = tuple(ModelResult.from_json(r, where) for r in values["trained"])
             return cls(
-                trained=tuple(EvaluationReport.from_json(r, where) for r in values["trained"]),
+                trained=trained,
                 untrained=EvaluationReport.from_json(values["untrained"], where),
                 headline_temperature=float(values["headline_temperature"]),
                 grid_rows=int(values["grid_rows"]),

@@ -19,9 +19,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="generate data, train a small Full-Glow, evaluate it and write a report",
         description=(
             "Generate a small street-scene dataset, train the evaluator segmentation network and "
-            "a small Full-Glow (and, with --baselines, the small baselines), evaluate conditional "
-            "BPD and segmentation scores at several temperatures against the same model "
-            "untrained, and write OUT/report.html. Offline; about 10 minutes on a 2-core CPU. "
+            "a small Full-Glow (and, with --baselines, Full-Glow with the paper's affine coupling "
+            "and the small baselines), evaluate conditional BPD and segmentation scores at several "
+            "temperatures against the same model untrained, and write OUT/report.html. Offline; "
+            "about 10 minutes on a 2-core CPU. "
             "Re-running into the same folder resumes; Ctrl-C keeps what is done."
         ),
     )
@@ -45,7 +46,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument(
         "--baselines", action="store_true",
-        help="also train and evaluate C-Glow v1/v2, Dual-Glow and pix2pix (give more --minutes)",
+        help="also train and evaluate Full-Glow with the paper's affine coupling beside the default "
+        "one, and C-Glow v1/v2, Dual-Glow and pix2pix (give more --minutes)",
     )  # fmt: skip
     add_threads_option(parser)
     add_quiet_option(parser)
