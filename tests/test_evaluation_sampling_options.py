@@ -18,7 +18,7 @@ from fullglow.data import CityscapesDataset
 from fullglow.data.image_io import read_rgb
 from fullglow.evaluation import compare as compare_module
 from fullglow.evaluation.report import EvaluationReport
-from fullglow.training.runs import sampling_warnings
+from fullglow.training.runs import load_run, sampling_warnings
 from tiny_models import train_tiny_run
 
 SIZE = (16, 32)
@@ -111,10 +111,10 @@ def test_a_run_not_trained_for_an_option_is_warned_about(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     run, segmenter = trained
-    assert sampling_warnings(run, SIGMA, 2.0) == []
-    assert "removes the noise" in sampling_warnings(run, 0.1, None)[0]
+    assert sampling_warnings(load_run(run), SIGMA, 2.0) == []
+    assert "removes the noise" in sampling_warnings(load_run(run), 0.1, None)[0]
     plain = train_tiny_run(synthetic_root, tmp_path / "plain")
-    guidance, denoising = sampling_warnings(plain, SIGMA, 2.0)
+    guidance, denoising = sampling_warnings(load_run(plain), SIGMA, 2.0)
     assert "without label dropout" in guidance
     assert "trained with uniform dequantization" in denoising
     with caplog.at_level(logging.WARNING):
@@ -151,3 +151,14 @@ def test_metrics_written_before_the_options_existed_read_as_plain_sampling(
     assert (values.pop("guidance"), values.pop("denoise_sigma")) == (None, None)
     report = EvaluationReport.from_json(values)
     assert (report.guidance, report.denoise_sigma, report.sampling_note) == (None, None, None)
+
+
+def test_a_gan_is_warned_that_the_options_do_not_apply(synthetic_root: Path, tmp_path: Path):
+    from fullglow.models import build_model
+    from fullglow.training.runs import LoadedRun
+
+    gan = build_model("pix2pix", preset="tiny", image_size=(32, 32))
+    run = LoadedRun(gan, tmp_path, "model", "0" * 16)
+    assert sampling_warnings(run, None, None) == []
+    (warning,) = sampling_warnings(run, SIGMA, 2.0)
+    assert "no latent to guide or denoise" in warning

@@ -79,10 +79,9 @@ def mismatch(
         "rounds": (stored.rounds, settings.rounds),
     }
     if run.model.has_likelihood:
+        expected["BPD draws"] = (stored.bpd_draws, settings.bpd_draws)
         expected["denoising sigma"] = (stored.denoise_sigma, settings.denoise_sigma)
         expected["guidance"] = (stored.guidance, settings.guidance)
-    if run.model.has_likelihood:
-        expected["BPD draws"] = (stored.bpd_draws, settings.bpd_draws)
     changed = [f"{name} {old!r} -> {new!r}" for name, (old, new) in expected.items() if old != new]
     return "; ".join(changed) or None
 

@@ -288,7 +288,7 @@ def evaluate_model(
     model = run.model
     if not model.has_likelihood:
         log.info("%s has no likelihood: no BPD, and one sampling row without temperature", run.name)
-    for warning in sampling_warnings(run.path, settings.denoise_sigma, settings.guidance):
+    for warning in sampling_warnings(run, settings.denoise_sigma, settings.guidance):
         log.warning("%s: %s", run.path, warning)
     bpd = None
     if model.has_likelihood and settings.compute_bpd:

@@ -106,13 +106,18 @@ def display_name(model_name: str) -> str:
 
 
 def sampling_warnings(
-    run_dir: str | Path, denoise_sigma: float | None, guidance: float | None
+    run: LoadedRun, denoise_sigma: float | None, guidance: float | None
 ) -> list[str]:
-    """Why sampling the run in `run_dir` with `denoise_sigma` and `guidance` may not be what was
-    meant: guidance for a run trained without label dropout (its null-label model was never
-    trained), denoising at another sigma than the run's training noise. Nothing is known of a
-    saved model without a training config: no warnings."""
-    config = read_config(Path(run_dir))
+    """Why sampling `run` with `denoise_sigma` and `guidance` may not be what was meant: either
+    for a model without a latent (pix2pix: ignored), guidance for a run trained without label
+    dropout (its null-label model was never trained), denoising at another sigma than the run's
+    training noise. Nothing is known of a saved model without a training config."""
+    if denoise_sigma is None and guidance is None:
+        return []
+    if not run.model.has_likelihood:
+        return [f"{run.name} has no latent to guide or denoise: --guidance and --denoise-sigma "
+                "are ignored for it"]  # fmt: skip
+    config = read_config(run.path)
     if config is None:
         return []
     warnings = []

@@ -102,7 +102,7 @@ def add_sampling_options(parser: argparse.ArgumentParser) -> None:
 
 def warn_about_sampling_options(loaded: LoadedRun, args: argparse.Namespace) -> None:
     """Log `sampling_warnings` for `--denoise-sigma` and `--guidance` of a loaded run."""
-    for warning in sampling_warnings(loaded.path, args.denoise_sigma, args.guidance):
+    for warning in sampling_warnings(loaded, args.denoise_sigma, args.guidance):
         log.warning("%s: %s", loaded.path, warning)
 
 
