@@ -200,6 +200,13 @@ def test_demo_config_rejects_bad_settings():
         DemoConfig(temperatures=(0.5, 1.0))
     with pytest.raises(UserInputError, match="minutes"):
         DemoConfig(minutes=0)
+    # Every model is checked at the size before anything trains (pix2pix used to fail only
+    # at its own training stage, after the flows had trained).
+    with pytest.raises(UserInputError, match="pix2pix: .* smaller than 24 pixels"):
+        DemoConfig(preset="tiny", image_size=(16, 32), baselines=True)
+    with pytest.raises(UserInputError, match="divisible by 2\\*\\*n_blocks = 8"):
+        DemoConfig(image_size=(30, 64))
+    DemoConfig(preset="tiny", image_size=(16, 32))
 
 
 def test_nice_ticks_are_round_and_cover_the_range():

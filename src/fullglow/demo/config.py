@@ -136,6 +136,14 @@ class DemoConfig(ResumableSettings):
             problems.append(f"temperatures {list(self.temperatures)} lack {missing}")
         if any(t < 0 for t in self.temperatures):
             problems.append(f"temperatures must be >= 0, got {list(self.temperatures)}")
+        if not problems:  # every model at this size, before anything is trained
+            for entry in self.models:
+                try:
+                    build_config(
+                        entry.model, self.preset, image_size=self.image_size, **entry.options
+                    )
+                except (UserInputError, ValueError) as err:
+                    problems.append(f"{entry.title}: {err}")
         if problems:
             raise UserInputError("demo: " + "; ".join(problems))
 
