@@ -383,3 +383,21 @@ def test_pix2pix_alternates_discriminator_and_generator_steps(synthetic_root, tm
         group = optimizers[name]["param_groups"][0]
         assert (group["lr"], group["betas"]) == (2e-4, (0.5, 0.999))
         assert all(int(s["step"]) == 2 for s in optimizers[name]["state"].values())
+
+
+def test_resuming_into_a_model_the_preset_now_configures_otherwise_is_refused(
+    synthetic_root, tmp_path, monkeypatch
+):
+    from fullglow.models import registry
+
+    config = tiny_config(synthetic_root, steps=2)
+    train(config, tmp_path / "run")
+    tiny = registry.FULLGLOW_PRESETS["tiny"]
+    monkeypatch.setitem(
+        registry.FULLGLOW_PRESETS, "tiny", dataclasses.replace(tiny, coupling="affine")
+    )
+    with pytest.raises(UserInputError, match=r"coupling 'additive' -> 'affine'.*preset changed"):
+        train(dataclasses.replace(config, steps=4), tmp_path / "run", resume=True)
+    # Its checkpoints still load, as the model they were written by.
+    loaded, _ = load_trained_model(tmp_path / "run", checkpoint="last")
+    assert loaded.config.coupling == "additive"

@@ -15,7 +15,7 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +28,7 @@ from tqdm.contrib.logging import logging_redirect_tqdm
 
 from fullglow.errors import UserInputError
 from fullglow.files import atomic_write_text
-from fullglow.models.config import config_to_dict
+from fullglow.models.config import config_from_dict, config_to_dict
 from fullglow.training import distributed as dist
 from fullglow.training.batches import (
     Batch,
@@ -296,6 +296,7 @@ class _Run:
         payload = load_checkpoint(path, map_location=self.device)
         if payload["model_name"] != self.config.model:
             raise UserInputError(f"{path} holds a {payload['model_name']!r} model")
+        self._check_model_config(path, payload["model_config"])
         self.module.load_state_dict(payload["model"])
         self.objective.load_state_dict(payload["objective"])
         self.objective.load_averaged_weights(payload.get("ema"))
@@ -317,6 +318,26 @@ class _Run:
         if self.store.best_path.is_file():
             self.best_checkpoint = self.store.best_path
         log.info("resumed %s at step %d (epoch %d, batch %d)", path, self.step, *self.position)
+
+    def _check_model_config(self, path: Path, stored: dict[str, Any]) -> None:
+        """Refuse to resume a checkpoint into a model configured otherwise: the weights would
+        load (a field such as `scale_floor` has none) into a different model, silently."""
+        config = self.module.config
+        saved = config_from_dict(type(config), stored)
+        if saved == config:
+            return
+        changed = [
+            f"{f.name} {getattr(saved, f.name)!r} -> {getattr(config, f.name)!r}"
+            for f in fields(config)
+            if getattr(saved, f.name) != getattr(config, f.name)
+        ]
+        raise UserInputError(
+            f"{path} holds a model configured otherwise than the preset {self.config.preset!r} "
+            f"with the run's model options now gives ({'; '.join(changed)}): the preset changed "
+            "since the run started, so it cannot resume; its checkpoints still load for sampling "
+            "and evaluation (they hold their model's configuration), and a new run with model "
+            "options that set these values trains that model again"
+        )
 
     # ------------------------------------------------------------------------------------ loop
 
