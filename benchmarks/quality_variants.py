@@ -94,6 +94,12 @@ VARIANTS = (
         {"coupling": "additive", "conditioning": {"pool_size": (4, 8)}},
         {"ema": 0.99, "noise_sigma": 0.02},
     ),
+    Variant(
+        "floor 0.5 + pooled + EMA + noise",
+        "combined-floor",
+        {"scale_floor": 0.5, "conditioning": {"pool_size": (4, 8)}},
+        {"ema": 0.99, "noise_sigma": 0.02},
+    ),
 )
 
 
