@@ -50,7 +50,7 @@ class Variant:
 
 
 VARIANTS = (
-    Variant("affine (paper)", "affine", {"coupling": "affine"}),
+    Variant("affine (paper)", "affine", {"coupling": "affine", "scale_floor": 0.0}),
     Variant(
         "affine, `scale_floor=0.05`",
         "affine-floor-0.05",

@@ -117,9 +117,9 @@ def _train(
 ) -> None:
     if (run_dir / "checkpoints").is_dir():
         return
-    # The paper's affine coupling under every variant that does not name its coupling (the demo
-    # preset's own default is now additive).
-    options = {"coupling": "affine", **variant.model_options}
+    # The paper's affine coupling without a floor under every variant that does not name its
+    # coupling (the demo preset's own default has a floor).
+    options = {"coupling": "affine", "scale_floor": 0.0, **variant.model_options}
     config = demo_run_config(
         demo, data, args.max_steps, seed, options,
         time_budget_minutes=args.minutes, checkpoint_every=0, **variant.train_options,

@@ -26,8 +26,8 @@ SMALL_CONDITIONING = ConditioningConfig(
 )
 OPTIONS = {
     "glow": {},
-    # The paper's coupling, which these values were pinned with (the tiny preset's is additive).
-    "fullglow": {"conditioning": SMALL_CONDITIONING, "coupling": "affine"},
+    # The paper's coupling, which these values were pinned with (the tiny preset's has a floor).
+    "fullglow": {"conditioning": SMALL_CONDITIONING, "coupling": "affine", "scale_floor": 0.0},
     "cglow-v1": {"conditioning": SMALL_CONDITIONING, "feature_channels": 4},
     "cglow-v2": {"conditioning": SMALL_CONDITIONING, "feature_channels": 4},
     "dualglow": {"prior_channels": 4},

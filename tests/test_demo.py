@@ -23,6 +23,7 @@ from fullglow.demo.results import FORMAT_V1, METRICS_FILE, TRANSFER_IMAGES, read
 from fullglow.demo.svg import Series, line_chart, nice_ticks
 from fullglow.errors import UserInputError
 from fullglow.evaluation.report import METRICS
+from fullglow.layers.coupling import coupling_name
 from fullglow.models.registry import build_config
 from fullglow.training.config import read_config
 from fullglow.training.runs import load_run
@@ -133,16 +134,20 @@ def test_baselines_train_the_papers_full_glow_beside_the_default(tmp_path):
     # Its own run, from the same seed and settings, with the paper's coupling.
     runs = out / "runs"
     default, paper = read_config(runs / "fullglow"), read_config(runs / "fullglow-paper")
-    assert default.model_options == {} and paper.model_options == {"coupling": "affine"}
+    paper_options = {"coupling": "affine", "scale_floor": 0.0}
+    assert default.model_options == {} and paper.model_options == paper_options
     assert paper.seed == default.seed == config.seed
     assert set(default.differences(paper)) <= {"model_options", "time_budget_minutes"}
-    coupling = build_config("fullglow", "tiny").coupling
-    assert load_run(runs / "fullglow", "last").model.config.coupling == coupling != "affine"
-    assert load_run(runs / "fullglow-paper", "last").model.config.coupling == "affine"
+    preset = build_config("fullglow", "tiny")
+    built = load_run(runs / "fullglow", "last").model.config
+    assert (built.coupling, built.scale_floor) == (preset.coupling, preset.scale_floor)
+    assert (preset.coupling, preset.scale_floor) != ("affine", 0.0)
+    paper_built = load_run(runs / "fullglow-paper", "last").model.config
+    assert (paper_built.coupling, paper_built.scale_floor) == ("affine", 0.0)
     assert _stages(out)["train-fullglow-paper"]["note"].startswith("2 steps")
 
     # The grid shows it at each grid temperature right after the default Full-Glow.
-    default_title = f"Full-Glow ({coupling} coupling)"
+    default_title = f"Full-Glow ({coupling_name(preset.coupling, preset.scale_floor)} coupling)"
     paper_title = "Full-Glow (paper's affine coupling)"
     columns = [(c.key, c.title) for c in metrics.grid_columns]
     assert columns == [

@@ -393,11 +393,12 @@ def test_resuming_into_a_model_the_preset_now_configures_otherwise_is_refused(
     config = tiny_config(synthetic_root, steps=2)
     train(config, tmp_path / "run")
     tiny = registry.FULLGLOW_PRESETS["tiny"]
+    assert (tiny.coupling, tiny.scale_floor) == ("affine", 0.5)
     monkeypatch.setitem(
-        registry.FULLGLOW_PRESETS, "tiny", dataclasses.replace(tiny, coupling="affine")
+        registry.FULLGLOW_PRESETS, "tiny", dataclasses.replace(tiny, scale_floor=0.25)
     )
-    with pytest.raises(UserInputError, match=r"coupling 'additive' -> 'affine'.*preset changed"):
+    with pytest.raises(UserInputError, match=r"scale_floor 0.5 -> 0.25.*preset changed"):
         train(dataclasses.replace(config, steps=4), tmp_path / "run", resume=True)
     # Its checkpoints still load, as the model they were written by.
     loaded, _ = load_trained_model(tmp_path / "run", checkpoint="last")
-    assert loaded.config.coupling == "additive"
+    assert loaded.config.scale_floor == 0.5

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from fullglow.errors import UserInputError
+from fullglow.layers.coupling import coupling_name
 from fullglow.models.registry import build_config
 from fullglow.resumable import ResumableSettings
 from fullglow.segmenter.network import SegmenterConfig
@@ -21,7 +22,8 @@ PAPER_KEY = "fullglow-paper"
 `--baselines` beside the default Full-Glow."""
 
 PAPER_PRESET = "paper-256"
-"""The preset whose coupling is the paper's (affine): the paper configuration takes it from there."""
+"""The preset whose coupling is the paper's (affine, no scale floor): the paper configuration takes
+it from there."""
 
 GRID_TEMPERATURES = (0.7, 0.8, 1.0)
 """The sample columns of the report's grid."""
@@ -157,15 +159,20 @@ class DemoConfig(ResumableSettings):
         """
         if not self.baselines:
             return (DemoModel("fullglow", "fullglow", display_name("fullglow"), swept=True),)
-        paper_coupling = build_config("fullglow", PAPER_PRESET).coupling
+        paper = build_config("fullglow", PAPER_PRESET)
         return (
             self._fullglow("fullglow", "", {}),
-            self._fullglow(PAPER_KEY, "paper's ", {"coupling": paper_coupling}),
+            self._fullglow(
+                PAPER_KEY,
+                "paper's ",
+                {"coupling": paper.coupling, "scale_floor": paper.scale_floor},
+            ),
             *(DemoModel(name, name, display_name(name)) for name in BASELINES),
         )
 
     def _fullglow(self, key: str, qualifier: str, options: dict[str, Any]) -> DemoModel:
         """Full-Glow on the demo's preset with `options`, titled by its coupling."""
-        coupling = build_config("fullglow", self.preset, **options).coupling
+        built = build_config("fullglow", self.preset, **options)
+        coupling = coupling_name(built.coupling, built.scale_floor)
         title = f"{display_name('fullglow')} ({qualifier}{coupling} coupling)"
         return DemoModel(key, "fullglow", title, options, swept=True)

@@ -157,6 +157,11 @@ def check_coupling(kind: str, scale_floor: float) -> None:
         raise ValueError(f"scale_floor applies to the affine coupling, got {scale_floor}")
 
 
+def coupling_name(kind: str, scale_floor: float) -> str:
+    """How a report names a coupling: "additive", "affine", "affine, scale floor 0.5"."""
+    return f"{kind}, scale floor {scale_floor:g}" if scale_floor else kind
+
+
 def make_coupling(
     kind: str,
     channels: int,
