@@ -14,7 +14,9 @@ training data, so an out-of-distribution latent grows from step to step until it
 briefly trained model does this for most label pairs (a 900-step demo-preset model: 55 of 56 pairs
 of val frames). Scaling the latents (`scale`, the sampling temperature's counterpart) keeps them
 nearer the typical set and makes most transfers finite (at 0.7: 47 of 56). A model built with
-`coupling="additive"` cannot overflow this way: its couplings' inverses only subtract.
+`coupling="additive"` cannot overflow this way: its couplings' inverses only subtract; one with
+`scale_floor=0.5` (the presets outside `paper-*`) multiplies by at most 2 per coupling, and
+transferred every one of 3 x 56 pairs at scale 1.
 """
 
 from __future__ import annotations
