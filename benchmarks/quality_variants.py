@@ -274,9 +274,9 @@ def _figure(out: Path, val: CityscapesDataset, runs: list[str]) -> np.ndarray:
                     temperature,
                     16,
                     0,
-                    variant.label,
+                    variant.label.replace("`", ""),
                     denoise_sigma=variant.denoise_sigma,
-                )  # fmt: skip
+                )
             )
     return compose_figure(columns)
 
@@ -324,8 +324,13 @@ def main() -> int:
             _train(variant, seed, run_dir, data, demo, args)
             for guidance in variant.guidance:
                 rows.append(_measure(variant, seed, run_dir, data, segmenter, demo, args, guidance))
+    budget = (
+        "the runs as trained (steps and minutes in the columns)"
+        if args.measure_only
+        else f"at most {args.max_steps} steps or {args.minutes} min per run"
+    )
     sys.stdout.write(
-        f"Full-Glow `demo` preset, at most {args.max_steps} steps or {args.minutes} min per run, "
+        f"Full-Glow `demo` preset, {budget}, "
         f"batch {demo.batch_size}, lr {demo.lr}; {demo.n_val} val labels x {args.rounds} rounds; "
         f"the evaluator's mIoU on the real val photos (the ceiling): {100 * ceiling:.1f} %\n\n"
         "| variant | seed | val BPD | noise BPD | mIoU T = 0.6 | mIoU T = 0.8 | mIoU T = 1.0 | "

@@ -88,4 +88,8 @@ def test_a_study_denoises_the_samples_of_a_generator_trained_on_noisy_photos(
     )  # fmt: skip
     run_study(config, tmp_path / "study")
     assert calls == {"noisy-likelihood": SIGMA, "plain-likelihood": None}
-    assert "denoised with sigma 0.05" in (tmp_path / "study" / "table.md").read_text()
+    table = (tmp_path / "study" / "table.md").read_text()
+    assert "denoised with sigma 0.05" in table
+    # No generator trained in the study: the table says where they come from, not "0.0 min".
+    assert "Generators trained elsewhere (`--run`): noisy, plain." in table
+    assert "min each" not in table

@@ -86,6 +86,7 @@ def summarize(study: Any) -> dict[str, Any]:
     budget = {
         "minutes": plan.minutes, "generator_share": plan.generator_share,
         "generator_minutes": plan.generator_minutes, "warning": plan.warning,
+        "trained_here": list(plan.generators), "given": [n for n, _ in study.config.runs],
     }  # fmt: skip
     return {"config": study.config.to_dict(), "budget": budget, "rows": rows, "stages": stages}
 
@@ -113,11 +114,17 @@ def table_markdown(results: dict[str, Any]) -> str:
         )
     lines.append("")
     budget = results["budget"]
-    lines.append(
-        f"Generators trained {budget['generator_minutes']:.1f} min each "
-        f"({100 * budget['generator_share']:.0f}% of {budget['minutes']:.1f} min)."
-        + (f" **WARNING: {budget['warning']}.**" if budget["warning"] else "")
-    )
+    sentences = []
+    # Results written before these fields existed had every generator trained here.
+    if budget.get("trained_here", True):
+        sentences.append(
+            f"Generators trained {budget['generator_minutes']:.1f} min each "
+            f"({100 * budget['generator_share']:.0f}% of {budget['minutes']:.1f} min)."
+            + (f" **WARNING: {budget['warning']}.**" if budget["warning"] else "")
+        )
+    if budget.get("given"):
+        sentences.append(f"Generators trained elsewhere (`--run`): {', '.join(budget['given'])}.")
+    lines.append(" ".join(sentences))
     lines.append("")
     lines.append("| stage | seconds | note |")
     lines.append("|---|---|---|")
