@@ -89,6 +89,13 @@ VARIANTS = (
         "label dropout 0.1", "guided", train_options={"label_dropout": 0.1}, guidance=(None, 1.5)
     ),
     Variant(
+        "floor 0.5 + label dropout 0.1",
+        "guided-floor",
+        {"scale_floor": 0.5},
+        {"label_dropout": 0.1},
+        guidance=(None, 1.5),
+    ),
+    Variant(
         "additive + pooled + EMA + noise",
         "combined",
         {"coupling": "additive", "conditioning": {"pool_size": (4, 8)}},
