@@ -13,8 +13,8 @@ first, then is measured on the demo's 32 val labels:
 - transfers diverged: content transfer between the ordered pairs of the first `--pairs` val frames;
 - parameters, the training steps reached and the training's wall-clock minutes.
 
-The label-dropout run is sampled twice: unguided, and guided with `w = 1.5` (its BPD is the
-unguided model's: `log p` does not describe guided samples; its transfers are unguided).
+The label-dropout runs are sampled twice: unguided, and guided with `w = 1.5` (their BPD is the
+unguided model's: `log p` does not describe guided samples; their transfers are unguided).
 
 `--seeds N` repeats the coupling variants (affine, the floors, additive) over seeds 0 .. N-1 (the
 model's initialisation and data order; the data, evaluator and sampling noise stay the same), one
