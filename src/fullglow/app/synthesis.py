@@ -23,7 +23,13 @@ from fullglow.data.labels import label_ids_to_colours
 from fullglow.errors import UserInputError
 from fullglow.files import atomic_write
 from fullglow.synthesis.augment import candidate_bits_per_dim
-from fullglow.synthesis.generation import generate, model_condition, side_input, to_model
+from fullglow.synthesis.generation import (
+    check_sampling_options,
+    generate,
+    model_condition,
+    side_input,
+    to_model,
+)
 from fullglow.synthesis.images import diverged_samples, photo_tensor, to_uint8
 from fullglow.synthesis.seeds import derive_seed
 from fullglow.synthesis.transfer import content_transfer, divergence_message
@@ -75,12 +81,7 @@ class SamplingSettings:
     def __post_init__(self) -> None:
         if not (math.isfinite(self.temperature) and self.temperature >= 0):
             raise UserInputError(f"temperature must be a number >= 0, got {self.temperature}")
-        if self.guidance is not None and not math.isfinite(self.guidance):
-            raise UserInputError(f"guidance must be a finite number, got {self.guidance}")
-        if self.denoise_sigma is not None and not (
-            math.isfinite(self.denoise_sigma) and self.denoise_sigma > 0
-        ):
-            raise UserInputError(f"denoising sigma must be > 0, got {self.denoise_sigma}")
+        check_sampling_options(self.denoise_sigma, self.guidance)
         if not 1 <= self.count <= MAX_SAMPLES:
             raise UserInputError(f"number of samples must be 1..{MAX_SAMPLES}, got {self.count}")
         if not 0 <= self.seed < 2**63:

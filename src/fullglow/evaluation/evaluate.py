@@ -48,6 +48,7 @@ from fullglow.segmenter.network import predict
 from fullglow.synthesis.generation import (
     PAPER_TEMPERATURES,
     check_image_size,
+    check_sampling_options,
     generate,
     model_condition,
     model_device,
@@ -113,14 +114,7 @@ class EvaluationSettings:
             )
         if self.figure_rows < 0:
             raise UserInputError(f"figure rows must be >= 0, got {self.figure_rows}")
-        if self.denoise_sigma is not None and not (
-            math.isfinite(self.denoise_sigma) and self.denoise_sigma > 0
-        ):
-            raise UserInputError(f"the denoising sigma must be > 0, got {self.denoise_sigma}")
-        if self.guidance is not None and not math.isfinite(self.guidance):
-            raise UserInputError(
-                f"the guidance weight must be a finite number, got {self.guidance}"
-            )
+        check_sampling_options(self.denoise_sigma, self.guidance)
 
 
 @dataclass(frozen=True)

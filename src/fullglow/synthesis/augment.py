@@ -36,7 +36,6 @@ from __future__ import annotations
 
 import json
 import logging
-import math
 import os
 import shutil
 import time
@@ -68,6 +67,7 @@ from fullglow.segmenter.loading import check_segmenter
 from fullglow.segmenter.network import PSPNet, predict
 from fullglow.synthesis.generation import (
     check_image_size,
+    check_sampling_options,
     generate,
     model_condition,
     model_device,
@@ -412,10 +412,7 @@ def augment_dataset(
     keep = per_label if keep is None else keep
     check_selection(select, per_label, keep, model.has_likelihood, judge is not None)
     temperature = temperatures_of(model, [temperature])[0]
-    if denoise_sigma is not None and not (math.isfinite(denoise_sigma) and denoise_sigma > 0):
-        raise UserInputError(f"the denoising sigma must be > 0, got {denoise_sigma}")
-    if guidance is not None and not math.isfinite(guidance):
-        raise UserInputError(f"the guidance weight must be a finite number, got {guidance}")
+    check_sampling_options(denoise_sigma, guidance)
     if judge is not None:
         _check_judge(judge, tuple(model.config.image_size))
     loader = sequential_loader(labels, batch_size, num_workers)

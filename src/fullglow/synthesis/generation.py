@@ -4,6 +4,7 @@ size it generates, and the temperatures it takes (none for a GAN).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import numpy as np
@@ -63,6 +64,15 @@ def temperatures_of(
         if value is None or not (np.isfinite(value) and value >= 0):
             raise UserInputError(f"a flow's temperature must be a number >= 0, got {value}")
     return tuple(float(t) for t in temperatures)
+
+
+def check_sampling_options(denoise_sigma: float | None, guidance: float | None) -> None:
+    """Raise `UserInputError` unless `denoise_sigma` is None or a finite number > 0 and
+    `guidance` is None or a finite number (the options `generate` takes beyond plain sampling)."""
+    if denoise_sigma is not None and not (math.isfinite(denoise_sigma) and denoise_sigma > 0):
+        raise UserInputError(f"the denoising sigma must be > 0, got {denoise_sigma}")
+    if guidance is not None and not math.isfinite(guidance):
+        raise UserInputError(f"the guidance weight must be a finite number, got {guidance}")
 
 
 @torch.no_grad()

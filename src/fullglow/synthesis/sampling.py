@@ -27,6 +27,7 @@ from fullglow.errors import UserInputError
 from fullglow.files import staged_directory
 from fullglow.synthesis.generation import (
     check_image_size,
+    check_sampling_options,
     generate,
     model_condition,
     model_device,
@@ -138,14 +139,14 @@ def sample_split(
     `progress`: show a progress bar.
 
     Raises:
-        UserInputError: `rounds` or `batch_size` < 1, a denoising sigma <= 0, an empty dataset,
+        UserInputError: `rounds` or `batch_size` < 1, a bad denoising sigma or guidance weight
+            (`check_sampling_options`), an empty dataset,
             images of another size than the model's, or an existing `out_dir` without
             `overwrite`.
     """
     if rounds < 1:
         raise UserInputError(f"rounds must be >= 1, got {rounds}")
-    if denoise_sigma is not None and not denoise_sigma > 0:
-        raise UserInputError(f"the denoising sigma must be > 0, got {denoise_sigma}")
+    check_sampling_options(denoise_sigma, guidance)
     temperature = temperatures_of(model, [temperature])[0]
     loader = sequential_loader(dataset, batch_size, num_workers)
     device = model_device(model)
