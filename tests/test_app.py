@@ -24,7 +24,7 @@ from fullglow.app.canvas import (
     snap_to_classes,
 )
 from fullglow.app.handlers import PageHandlers
-from fullglow.app.synthesis import RunOptions, SamplingSettings, sample_photos, transfer_content
+from fullglow.app.synthesis import SamplingSettings, sample_photos, transfer_content
 from fullglow.data.cityscapes import CityscapesDataset
 from fullglow.data.labels import LABEL_BY_NAME, label_ids_to_colours, label_ids_to_train_ids
 from fullglow.errors import UserInputError
@@ -34,6 +34,7 @@ from fullglow.synthesis.images import to_uint8
 from fullglow.synthesis.seeds import derive_seed
 from fullglow.synthesis.transfer import content_transfer
 from fullglow.training.config import CONFIG_FILE, TrainConfig
+from fullglow.training.runs import RunOptions
 
 CAR, ROAD, SKY = (LABEL_BY_NAME[name] for name in ("car", "road", "sky"))
 

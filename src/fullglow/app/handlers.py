@@ -25,7 +25,6 @@ from fullglow.app.canvas import (
 )
 from fullglow.app.synthesis import (
     Photos,
-    RunOptions,
     SamplingSettings,
     frame_stem,
     sample_photos,
@@ -35,6 +34,7 @@ from fullglow.app.synthesis import (
 from fullglow.data.cityscapes import CityscapesDataset
 from fullglow.data.resizing import resize_photo
 from fullglow.errors import UserInputError
+from fullglow.training.runs import RunOptions
 
 EditorValue = dict[str, Any]
 """`{"background": array, "layers": [array, ...], "composite": array}`, as Gradio's ImageEditor."""

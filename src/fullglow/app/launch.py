@@ -16,9 +16,8 @@ import tempfile
 from pathlib import Path
 
 from fullglow.app.handlers import PageHandlers
-from fullglow.app.synthesis import RunOptions
 from fullglow.errors import UserInputError
-from fullglow.training.runs import LoadedRun, display_name
+from fullglow.training.runs import LoadedRun, RunOptions, display_name
 
 log = logging.getLogger(__name__)
 

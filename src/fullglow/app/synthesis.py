@@ -33,7 +33,6 @@ from fullglow.synthesis.generation import (
 from fullglow.synthesis.images import diverged_samples, photo_tensor, to_uint8
 from fullglow.synthesis.seeds import derive_seed
 from fullglow.synthesis.transfer import content_transfer, divergence_message
-from fullglow.training.config import read_config
 
 MAX_SAMPLES = 16
 """The most photos one click asks for."""
@@ -45,31 +44,12 @@ ZIP_CITY = "painted"
 
 
 @dataclass(frozen=True)
-class RunOptions:
-    """The sampling options a run was trained for, so the page offers only those: `guidance`
-    (trained with label dropout, `--label-dropout P > 0`) and `denoise_sigma` (trained on photos
-    with Gaussian noise of that sigma, `--noise-sigma`; None: not)."""
-
-    guidance: bool = False
-    denoise_sigma: float | None = None
-
-    @classmethod
-    def of_run(cls, path: Path) -> RunOptions:
-        """The options of the run folder `path` (none for a saved model without a training
-        config)."""
-        config = read_config(Path(path))
-        if config is None:
-            return cls()
-        return cls(config.label_dropout > 0, config.noise_sigma)
-
-
-@dataclass(frozen=True)
 class SamplingSettings:
     """One click's request: `count` photos at `temperature` (ignored by pix2pix) from `seed`;
     for a flow, `guidance` (the weight `w` against the null label; None: unguided) and
     `denoise_sigma` (one score step of that sigma after sampling; None: none), the options of
     `fullglow.synthesis.generation.generate`. The page reads everything it asks the model through
-    this class, and shows a control only for the options the run was trained for (`RunOptions`).
+    this class, and shows a control only for the options the run was trained for (`fullglow.training.runs.RunOptions`).
     """
 
     temperature: float = 0.8

@@ -51,9 +51,8 @@ from fullglow.synthesis.augment import augment_dataset, read_scores, reselect_au
 from fullglow.synthesis.splits import open_dataset_split
 from fullglow.threads import torch_threads
 from fullglow.training import TrainConfig, initial_model, train
-from fullglow.training.config import read_config
 from fullglow.training.distributed import resolve_device
-from fullglow.training.runs import load_run
+from fullglow.training.runs import RunOptions, load_run
 
 log = logging.getLogger(__name__)
 
@@ -326,8 +325,7 @@ class _Study:
         its own sigma; None for the others."""
         if name == UNTRAINED:
             return None
-        config = read_config(self.generator_dir(name))
-        return None if config is None else config.noise_sigma
+        return RunOptions.of_run(self.generator_dir(name)).denoise_sigma
 
     def aug_dir(self, generator: str, rule: str) -> Path:
         return self.root / "aug" / f"{generator}-{rule}"

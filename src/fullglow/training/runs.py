@@ -21,7 +21,7 @@ from fullglow.models.io import CONFIG_FILE as MODEL_CONFIG_FILE
 from fullglow.models.io import WEIGHTS_FILE as MODEL_WEIGHTS_FILE
 from fullglow.models.io import load_model
 from fullglow.training.config import CONFIG_FILE as TRAIN_CONFIG_FILE
-from fullglow.training.config import read_config
+from fullglow.training.config import TrainConfig, read_config
 
 DISPLAY_NAMES = {
     "fullglow": "Full-Glow",
@@ -105,6 +105,27 @@ def display_name(model_name: str) -> str:
     return DISPLAY_NAMES.get(model_name, model_name)
 
 
+@dataclass(frozen=True)
+class RunOptions:
+    """The sampling options a run was trained for: `guidance` (trained with label dropout,
+    `--label-dropout P > 0`) and `denoise_sigma` (trained on photos with Gaussian noise of that
+    sigma, `--noise-sigma`; None: not). The app offers only these; the study denoises with it."""
+
+    guidance: bool = False
+    denoise_sigma: float | None = None
+
+    @classmethod
+    def of_config(cls, config: TrainConfig) -> RunOptions:
+        return cls(config.label_dropout > 0, config.noise_sigma)
+
+    @classmethod
+    def of_run(cls, path: str | Path) -> RunOptions:
+        """The options of the run folder `path` (none for a saved model without a training
+        config)."""
+        config = read_config(Path(path))
+        return cls() if config is None else cls.of_config(config)
+
+
 def sampling_warnings(
     run: LoadedRun, denoise_sigma: float | None, guidance: float | None
 ) -> list[str]:
@@ -120,20 +141,21 @@ def sampling_warnings(
     config = read_config(run.path)
     if config is None:
         return []
+    trained = RunOptions.of_config(config)
     warnings = []
-    if guidance is not None and config.label_dropout == 0:
+    if guidance is not None and not trained.guidance:
         warnings.append(
             f"guidance w = {guidance:g} for a run trained without label dropout: its null-label "
             "model was never trained (train with --label-dropout P)"
         )
-    if denoise_sigma is not None and denoise_sigma != config.noise_sigma:
-        trained = (
+    if denoise_sigma is not None and denoise_sigma != trained.denoise_sigma:
+        noise = (
             "uniform dequantization"
-            if config.noise_sigma is None
-            else f"sigma {config.noise_sigma:g}"
+            if trained.denoise_sigma is None
+            else f"sigma {trained.denoise_sigma:g}"
         )
         warnings.append(
-            f"denoising with sigma {denoise_sigma:g} a run trained with {trained} (the score step "
+            f"denoising with sigma {denoise_sigma:g} a run trained with {noise} (the score step "
             "removes the noise the model was trained on)"
         )
     return warnings
