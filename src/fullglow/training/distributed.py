@@ -84,6 +84,10 @@ def process_group(device: torch.device) -> Iterator[None]:
     log.info("rank %d of %d joined the %s process group", rank(), world_size(), backend)
     try:
         yield
+        # Leave together: a rank that tore its group down while rank 0 was still writing the
+        # last checkpoint aborted at exit once in CI ("terminate called without an active
+        # exception"). Not after an error, where the others may never arrive.
+        dist.barrier()
     finally:
         dist.destroy_process_group()
 
